@@ -1,0 +1,100 @@
+"""ONNX Runtime: run a batch of input tensors through an ONNX model and return logits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from parity.errors import ParityError
+from parity.registry import register
+from parity.spec import RECIPE_METADATA_KEY
+
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+
+
+class OnnxRunner:
+    """An ``InferenceSession`` on the CPU provider that accepts batches of any size.
+
+    A model with a dynamic batch axis gets whole batches; a fixed batch of ``b`` gets chunks of
+    ``b``, the last one padded by repeating its final image and the padding dropped from the output.
+    """
+
+    def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(model_path), options, providers=providers or ["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for every load failure
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ParityError(f"{model_path}: ONNX Runtime cannot load the model ({first_line})") from None
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise ParityError(f"{model_path}: expected one image input, the model has {len(inputs)}")
+        self.input_name: str = inputs[0].name
+        self.input_shape: list[int | str | None] = list(inputs[0].shape)
+        if inputs[0].type not in _ORT_DTYPES:
+            raise ParityError(f"{model_path}: input {self.input_name!r} has type {inputs[0].type}; parity feeds float images")
+        self.input_dtype = _ORT_DTYPES[inputs[0].type]
+        batch = self.input_shape[0] if self.input_shape else None
+        self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
+        self.providers: list[str] = self.session.get_providers()
+
+    def check_input(self, example: np.ndarray) -> None:
+        """Fail before any inference if one preprocessed image cannot fit the model's input."""
+        expected = self.input_shape[1:]
+        if len(expected) != example.ndim or any(
+            isinstance(dim, int) and dim != actual for dim, actual in zip(expected, example.shape)
+        ):
+            raise ParityError(
+                f"model input {self.input_name!r} has shape {self.input_shape}; the recipe makes images of shape "
+                f"{list(example.shape)} (check the recipe's crop size and layout)"
+            )
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Logits (N x classes, float32) for a batch of N preprocessed images."""
+        batch = batch.astype(self.input_dtype, copy=False)
+        if self.fixed_batch is None:
+            return self._run(batch)
+        size = self.fixed_batch
+        outputs = []
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            missing = size - len(chunk)
+            if missing:
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], missing, axis=0)])
+            outputs.append(self._run(chunk)[: size - missing])
+        return np.concatenate(outputs)
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        logits = self.session.run(None, {self.input_name: batch})[0]
+        return np.asarray(logits, dtype=np.float32).reshape(len(batch), -1)
+
+    def metadata(self) -> dict[str, str]:
+        """The model's custom metadata (``metadata_props``)."""
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def recipe_metadata(self) -> dict | None:
+        """The recipe parity stored in the model when it exported it, if any."""
+        text = self.metadata().get(RECIPE_METADATA_KEY)
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ParityError(f"model metadata {RECIPE_METADATA_KEY!r} is not valid JSON") from None
+
+
+@register("runtime", "onnxruntime", "onnxruntime", "onnxruntime.InferenceSession, CPUExecutionProvider, float32")
+def load(model_path: Path) -> OnnxRunner:
+    """Open ``model_path`` in ONNX Runtime."""
+    return OnnxRunner(model_path)
+
+
+def library_versions() -> dict[str, str]:
+    """ONNX Runtime's version and its available execution providers."""
+    return {"onnxruntime": ort.__version__, "onnxruntime.providers": ",".join(ort.get_available_providers())}

@@ -1,0 +1,57 @@
+"""OpenCV: ``imdecode`` with its default flags and the five ``cv2.resize`` interpolations."""
+
+from __future__ import annotations
+
+import re
+
+import cv2
+import numpy as np
+
+from parity.registry import register
+
+INTERPOLATIONS: dict[str, tuple[int, str]] = {
+    "nearest": (cv2.INTER_NEAREST, "INTER_NEAREST"),
+    "bilinear": (cv2.INTER_LINEAR, "INTER_LINEAR; no antialiasing when shrinking"),
+    "area": (cv2.INTER_AREA, "INTER_AREA; pixel-area averaging when shrinking"),
+    "cubic": (cv2.INTER_CUBIC, "INTER_CUBIC; no antialiasing when shrinking"),
+    "lanczos": (cv2.INTER_LANCZOS4, "INTER_LANCZOS4; 8x8 kernel, no antialiasing when shrinking"),
+}
+
+
+class DecodeError(ValueError):
+    """OpenCV returned no image for the bytes it was given."""
+
+
+@register(
+    "decode",
+    "opencv",
+    "opencv",
+    "cv2.imdecode(buf, IMREAD_COLOR) then cvtColor BGR2RGB; applies EXIF orientation; greyscale expanded, alpha dropped",
+)
+def decode(data: bytes) -> np.ndarray:
+    """Decode encoded bytes to uint8 H x W x 3 RGB with OpenCV's default colour read."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DecodeError("OpenCV could not decode the image (cv2.imdecode returned None)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _register_resize(short: str, flag: int, label: str) -> None:
+    @register("resize", f"opencv:{short}", "opencv", f"cv2.resize(image, size, interpolation=cv2.{label})")
+    def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return cv2.resize(image, size, interpolation=flag)
+
+
+for _short, (_flag, _label) in INTERPOLATIONS.items():
+    _register_resize(_short, _flag, _label)
+
+
+def library_versions() -> dict[str, str]:
+    """OpenCV's version and the JPEG and PNG codecs its build information names."""
+    versions = {"opencv": cv2.__version__}
+    build = cv2.getBuildInformation()
+    for codec in ("JPEG", "PNG"):
+        match = re.search(rf"^\s*{codec}:\s*(.+)$", build, re.MULTILINE)
+        if match:
+            versions[f"opencv.{codec.lower()}"] = match.group(1).strip()
+    return versions

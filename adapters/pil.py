@@ -1,0 +1,56 @@
+"""Pillow: decode from bytes and the six resample filters, called with Pillow's own defaults."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError, features
+
+from parity.registry import register
+
+FILTERS: dict[str, Image.Resampling] = {
+    "nearest": Image.Resampling.NEAREST,
+    "box": Image.Resampling.BOX,
+    "bilinear": Image.Resampling.BILINEAR,
+    "hamming": Image.Resampling.HAMMING,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+@register(
+    "decode",
+    "pil",
+    "pillow",
+    "Image.open(bytes).convert('RGB'); EXIF orientation not applied; greyscale, palette, CMYK and alpha converted by Pillow",
+)
+def decode(data: bytes) -> np.ndarray:
+    """Decode encoded bytes to uint8 H x W x 3 RGB the way torchvision's default PIL loader does."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnidentifiedImageError("Pillow cannot identify the image format") from None
+    with image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _register_resize(short: str, resample: Image.Resampling) -> None:
+    antialias = "" if short == "nearest" else "; the kernel widens with the scale factor, so shrinking is antialiased"
+
+    @register("resize", f"pil:{short}", "pillow", f"Image.resize(size, Image.Resampling.{resample.name}){antialias}")
+    def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return np.asarray(Image.fromarray(image).resize(size, resample))
+
+
+for _short, _resample in FILTERS.items():
+    _register_resize(_short, _resample)
+
+
+def library_versions() -> dict[str, str]:
+    """Pillow's version and the libjpeg(-turbo) and zlib it was built with."""
+    versions = {"pillow": Image.__version__}
+    turbo = features.version("libjpeg_turbo")
+    versions["pillow.jpeg"] = f"libjpeg-turbo {turbo}" if turbo else f"libjpeg {features.version('jpg')}"
+    versions["pillow.zlib"] = str(features.version("zlib"))
+    return versions

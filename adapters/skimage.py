@@ -1,0 +1,18 @@
+"""scikit-image: the sample photographs its wheel ships, used by ``parity demo`` when no data is given."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+PHOTOS = (
+    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png", "coffee.png",
+    "coins.png", "grass.png", "gravel.png", "hubble_deep_field.jpg", "ihc.png", "moon.png",
+    "motorcycle_left.png", "motorcycle_right.png", "retina.jpg", "rocket.jpg",
+)
+
+
+def sample_photos() -> list[Path]:
+    """Paths of the photographs in ``skimage.data`` that exist in this installation."""
+    folder = Path(str(resources.files("skimage.data")))
+    return [folder / name for name in PHOTOS if (folder / name).is_file()]

@@ -1,0 +1,7 @@
+"""parity: prove an image model predicts the same behind its deployment preprocessing as in training."""
+
+__version__ = "0.1.0"
+
+from parity.api import check  # noqa: E402
+
+__all__ = ["check", "__version__"]

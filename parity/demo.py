@@ -1,0 +1,56 @@
+"""The built-in demo: a real ImageNet classifier (EfficientNet-Lite0) and real photos, from pip packages only."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+from parity.data import Dataset, from_paths
+from parity.errors import ParityError
+
+DEMO_MODEL_NAME = "efficientnet-lite0.onnx"
+
+
+def _demo_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"parity_adapters.{name}")
+    except ImportError as exc:
+        raise ParityError(f"parity demo needs the demo extra ({exc}); install it with: pip install 'parity[demo]'") from None
+
+
+def cache_dir() -> Path:
+    """Where the demo model is kept: ``$PARITY_CACHE_DIR``, else ``$XDG_CACHE_HOME/parity``, else ``~/.cache/parity``."""
+    if os.environ.get("PARITY_CACHE_DIR"):
+        return Path(os.environ["PARITY_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "parity"
+
+
+def build_demo_model(path: Path) -> dict[str, str]:
+    """Build EfficientNet-Lite0 in PyTorch, export it to ONNX at ``path`` with its recipe in the metadata."""
+    lite = _demo_module("efficientnet_lite")
+    exporter = _demo_module("torch")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+        partial = Path(scratch) / path.name
+        info = exporter.export_onnx(lite.build_lite0(), partial, lite.LITE0_RECIPE)
+        partial.replace(path)
+    return info
+
+
+def demo_model() -> Path:
+    """The cached demo model, built on first use (about 15 s)."""
+    path = cache_dir() / DEMO_MODEL_NAME
+    if not path.is_file():
+        build_demo_model(path)
+    return path
+
+
+def demo_dataset() -> Dataset:
+    """The sample photographs scikit-image ships, unlabelled."""
+    photos = _demo_module("skimage").sample_photos()
+    if not photos:
+        raise ParityError("no sample photos found in scikit-image; pass --data with your own images")
+    return from_paths(photos, source="scikit-image sample photos")

@@ -1,0 +1,226 @@
+"""Run the reference and candidate stacks over a dataset, sharing every piece of work they have in common.
+
+Per image, the bytes are read once and each stage prefix (decode, then decode+colour, then
+decode+colour+resize, ...) is computed once for all the stacks that share it. Stacks whose whole
+preprocessing and runtime agree share their logits. Preprocessing runs in a thread pool (Pillow,
+OpenCV and numpy release the GIL) one batch ahead of inference, and only per-image top-k outputs
+and comparison metrics are kept, so memory does not grow with the logits of the whole dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from parity import ops, registry
+from parity.compare import ImageOutcome, Prediction, pair_metrics, predictions
+from parity.data import Dataset, ImageItem
+from parity.spec import Recipe, Stack
+
+PREPROCESSING_STAGES = ("decode", "colour", "resize", "crop", "normalize")
+
+
+@dataclass(frozen=True)
+class StageFailure:
+    """Why one image could not go through one stack."""
+
+    stage: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.stage}: {self.message}"
+
+
+@dataclass
+class Run:
+    """One stack's per-image outputs."""
+
+    stack: Stack
+    predictions: dict[str, Prediction] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class EngineResult:
+    reference: Run
+    candidates: list[Run]
+    outcomes: list[list[ImageOutcome]]
+    timings: dict[str, float]
+    runtime_info: dict[str, Any]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def preprocess(data: bytes, stacks: list[Stack], recipe: Recipe) -> list[np.ndarray | StageFailure]:
+    """Model input tensors for one image under each stack, each shared stage prefix computed once."""
+    memo: dict[tuple[str, ...], np.ndarray | StageFailure] = {}
+    results: list[np.ndarray | StageFailure] = []
+    for stack in stacks:
+        value: np.ndarray | StageFailure | bytes = data
+        key: tuple[str, ...] = ()
+        for stage in PREPROCESSING_STAGES:
+            key = (*key, getattr(stack, stage))
+            if key not in memo:
+                memo[key] = value if isinstance(value, StageFailure) else _apply(stage, key[-1], value, recipe)
+            value = memo[key]
+        results.append(value)  # type: ignore[arg-type]
+    return results
+
+
+def _apply(stage: str, name: str, value: Any, recipe: Recipe) -> np.ndarray | StageFailure:
+    function = registry.get(stage, name).function
+    try:
+        if stage == "resize":
+            height, width = value.shape[:2]
+            return function(value, ops.resize_target(width, height, recipe))
+        if stage == "crop":
+            return function(value, recipe.crop_size)
+        if stage == "normalize":
+            return function(value, recipe)
+        return function(value)
+    except Exception as exc:  # any library error on one image is that image's failure, not the run's
+        return StageFailure(stage, _one_line(exc))
+
+
+def _read(item: ImageItem) -> bytes | StageFailure:
+    try:
+        return item.path.read_bytes()
+    except OSError as exc:
+        return StageFailure("read", exc.strerror or _one_line(exc))
+
+
+def _preprocess_item(item: ImageItem, stacks: list[Stack], recipe: Recipe) -> list[np.ndarray | StageFailure]:
+    data = _read(item)
+    if isinstance(data, StageFailure):
+        return [data] * len(stacks)
+    return preprocess(data, stacks, recipe)
+
+
+def _batches(items: list[ImageItem], size: int) -> Iterator[list[ImageItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def evaluate(
+    runners: dict[str, Any],
+    dataset: Dataset,
+    reference: Stack,
+    candidates: list[Stack],
+    recipe: Recipe,
+    batch_size: int = 32,
+    workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> EngineResult:
+    """Run every stack over ``dataset`` and pair each candidate's outputs with the reference's.
+
+    ``runners`` maps each stack's runtime name to a loaded runner (``run(batch) -> logits``).
+    """
+    stacks = [reference, *candidates]
+    expected = np.zeros(ops.tensor_shape(recipe), dtype=np.dtype(recipe.dtype))
+    for runner in runners.values():
+        runner.check_input(expected)
+
+    runs = [Run(stack) for stack in stacks]
+    outcomes: list[list[ImageOutcome]] = [[] for _ in candidates]
+    timings = {"preprocess_wait_s": 0.0, "inference_s": 0.0}
+    started = time.perf_counter()
+    workers = workers or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def submit(batch: list[ImageItem]) -> list[Future]:
+            return [pool.submit(_preprocess_item, item, stacks, recipe) for item in batch]
+
+        batches = _batches(dataset.items, batch_size)
+        current = next(batches, None)
+        pending = submit(current) if current else []
+        while current is not None:
+            wait_start = time.perf_counter()
+            tensors = [f.result() for f in pending]
+            timings["preprocess_wait_s"] += time.perf_counter() - wait_start
+            following = next(batches, None)
+            pending = submit(following) if following else []
+            infer_start = time.perf_counter()
+            logits = _infer(current, stacks, tensors, runners)
+            timings["inference_s"] += time.perf_counter() - infer_start
+            _record(current, runs, logits, outcomes)
+            if on_progress:
+                on_progress(len(current))
+            current = following
+    timings["total_s"] = time.perf_counter() - started
+    runtime_info = {
+        name: {"input": r.input_name, "shape": r.input_shape, "providers": r.providers} for name, r in runners.items()
+    }
+    return EngineResult(runs[0], runs[1:], outcomes, timings, runtime_info)
+
+
+def _infer(
+    batch: list[ImageItem],
+    stacks: list[Stack],
+    tensors: list[list[np.ndarray | StageFailure]],
+    runners: dict[str, Any],
+) -> list[list[np.ndarray | StageFailure]]:
+    """Logits per stack per image; stacks with identical stages share one inference."""
+    shared: dict[tuple[tuple[str, str], ...], list[np.ndarray | StageFailure]] = {}
+    per_stack = []
+    for index, stack in enumerate(stacks):
+        key = stack.stages()
+        if key not in shared:
+            column = [row[index] for row in tensors]
+            ok = [i for i, t in enumerate(column) if not isinstance(t, StageFailure)]
+            out: list[np.ndarray | StageFailure] = list(column)
+            if ok:
+                try:
+                    logits = runners[stack.runtime].run(np.stack([column[i] for i in ok]))
+                    for i, row in zip(ok, logits):
+                        out[i] = row
+                except Exception as exc:  # a runtime failure loses this batch only, and says so
+                    failure = StageFailure("runtime", _one_line(exc))
+                    for i in ok:
+                        out[i] = failure
+            shared[key] = out
+        per_stack.append(shared[key])
+    return per_stack
+
+
+def _record(
+    batch: list[ImageItem],
+    runs: list[Run],
+    logits: list[list[np.ndarray | StageFailure]],
+    outcomes: list[list[ImageOutcome]],
+) -> None:
+    for run, column in zip(runs, logits):
+        ok = [i for i, v in enumerate(column) if not isinstance(v, StageFailure)]
+        preds = predictions(np.stack([column[i] for i in ok])) if ok else []
+        for i, pred in zip(ok, preds):
+            run.predictions[batch[i].id] = pred
+        for i, v in enumerate(column):
+            if isinstance(v, StageFailure):
+                run.failures[batch[i].id] = str(v)
+    reference_column = logits[0]
+    for candidate_index, column in enumerate(logits[1:]):
+        both = [
+            i for i in range(len(batch))
+            if not isinstance(reference_column[i], StageFailure) and not isinstance(column[i], StageFailure)
+        ]
+        metrics = dict(zip(both, pair_metrics(np.stack([reference_column[i] for i in both]), np.stack([column[i] for i in both])))) if both else {}
+        candidate_run = runs[candidate_index + 1]
+        for i, item in enumerate(batch):
+            outcomes[candidate_index].append(
+                ImageOutcome(
+                    image=item.id,
+                    label=item.label,
+                    reference=runs[0].predictions.get(item.id),
+                    candidate=candidate_run.predictions.get(item.id),
+                    metrics=metrics.get(i),
+                    reference_error=runs[0].failures.get(item.id),
+                    candidate_error=candidate_run.failures.get(item.id),
+                )
+            )

@@ -1,0 +1,5 @@
+"""Errors the CLI turns into a one-line message and exit code 2."""
+
+
+class ParityError(Exception):
+    """A usage or input error: bad flag, unreadable model, no images, unknown stack."""

@@ -1,0 +1,64 @@
+"""The library-free stages (identity colour, centre crop, normalize) and the resize geometry, in numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from parity.registry import register
+from parity.spec import Recipe
+
+
+def resize_target(width: int, height: int, recipe: Recipe) -> tuple[int, int]:
+    """Output (width, height) of the resize stage.
+
+    ``shorter`` follows torchvision ``Resize(int)``: the shorter side becomes ``resize_size`` and
+    the longer side is ``int(resize_size * long / short)`` (truncated, not rounded).
+    """
+    size = recipe.resize_size
+    if recipe.resize_policy == "exact":
+        return size, size
+    if width <= height:
+        return size, int(size * height / width)
+    return int(size * width / height), size
+
+
+def tensor_shape(recipe: Recipe) -> tuple[int, int, int]:
+    """Shape of one preprocessed image (no batch axis) under ``recipe``."""
+    size = recipe.crop_size
+    return (3, size, size) if recipe.layout == "NCHW" else (size, size, 3)
+
+
+@register("colour", "none", "numpy", "no colour conversion (RGB as decoded)")
+def identity(image: np.ndarray) -> np.ndarray:
+    return image
+
+
+@register(
+    "crop",
+    "center",
+    "numpy",
+    "torchvision CenterCrop: offsets round((dim - size) / 2); zero padding when the image is smaller",
+)
+def center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """Square centre crop with torchvision's offsets and zero padding (``F.center_crop``)."""
+    height, width = image.shape[:2]
+    if size > height or size > width:
+        pad_top, pad_left = max(size - height, 0) // 2, max(size - width, 0) // 2
+        pad_bottom, pad_right = (max(size - height, 0) + 1) // 2, (max(size - width, 0) + 1) // 2
+        image = np.pad(image, ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)))
+        height, width = image.shape[:2]
+    top = int(round((height - size) / 2.0))
+    left = int(round((width - size) / 2.0))
+    return image[top : top + size, left : left + size]
+
+
+@register("normalize", "numpy", "numpy", "float32 (pixel * scale - mean) / std, then channel order, layout and dtype")
+def normalize(image: np.ndarray, recipe: Recipe) -> np.ndarray:
+    """uint8 H x W x 3 RGB -> the model's input tensor for one image (no batch axis)."""
+    tensor = image.astype(np.float32) * np.float32(recipe.scale)
+    tensor = (tensor - np.asarray(recipe.mean, np.float32)) / np.asarray(recipe.std, np.float32)
+    if recipe.channel_order == "BGR":
+        tensor = tensor[..., ::-1]
+    if recipe.layout == "NCHW":
+        tensor = tensor.transpose(2, 0, 1)
+    return np.ascontiguousarray(tensor, dtype=np.dtype(recipe.dtype))

@@ -1,0 +1,84 @@
+"""The Report: everything one check found. Every output format is a view of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from parity.compare import CandidateMetrics, ImageOutcome, Tolerance, Verdict
+from parity.spec import ResolvedRecipe
+
+SCHEMA_VERSION = "parity.report/1"
+
+
+@dataclass
+class CandidateReport:
+    """One candidate stack against the reference."""
+
+    stack: dict[str, Any]
+    metrics: CandidateMetrics
+    verdict: Verdict
+    disagreements: list[ImageOutcome]
+    failed_both: list[ImageOutcome]
+
+
+@dataclass
+class Report:
+    """A whole check: model, data, recipe, stacks, per-candidate results, environment, timings."""
+
+    model: dict[str, Any]
+    data: dict[str, Any]
+    recipe: ResolvedRecipe
+    reference: dict[str, Any]
+    tolerance: Tolerance
+    candidates: list[CandidateReport]
+    environment: dict[str, str]
+    timings: dict[str, float]
+    created: str
+    class_names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.verdict.passed for c in self.candidates)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready view; the layout is versioned by ``schema``."""
+        return {
+            "schema": SCHEMA_VERSION,
+            "created": self.created,
+            "passed": self.passed,
+            "model": self.model,
+            "data": self.data,
+            "recipe": {"values": self.recipe.recipe.to_dict(), "sources": self.recipe.sources},
+            "reference": self.reference,
+            "tolerance": dataclasses.asdict(self.tolerance),
+            "candidates": [
+                {
+                    "stack": c.stack,
+                    "verdict": dataclasses.asdict(c.verdict),
+                    "metrics": dataclasses.asdict(c.metrics),
+                    "disagreements": [_outcome_dict(o) for o in c.disagreements],
+                    "failed_both": [_outcome_dict(o) for o in c.failed_both],
+                }
+                for c in self.candidates
+            ],
+            "environment": self.environment,
+            "timings": self.timings,
+        }
+
+
+def _outcome_dict(outcome: ImageOutcome) -> dict[str, Any]:
+    def side(prediction: Any, error: str | None) -> dict[str, Any]:
+        if prediction is None:
+            return {"error": error}
+        return {"top5": list(prediction.classes), "probabilities": [round(p, 6) for p in prediction.probabilities]}
+
+    return {
+        "image": outcome.image,
+        "status": outcome.status,
+        "label": outcome.label,
+        "reference": side(outcome.reference, outcome.reference_error),
+        "candidate": side(outcome.candidate, outcome.candidate_error),
+        "metrics": dataclasses.asdict(outcome.metrics) if outcome.metrics else None,
+    }
