@@ -9,12 +9,13 @@ import numpy as np
 
 from parity.registry import register
 
-INTERPOLATIONS: dict[str, tuple[int, str]] = {
-    "nearest": (cv2.INTER_NEAREST, "INTER_NEAREST"),
-    "bilinear": (cv2.INTER_LINEAR, "INTER_LINEAR; no antialiasing when shrinking"),
-    "area": (cv2.INTER_AREA, "INTER_AREA; pixel-area averaging when shrinking"),
-    "cubic": (cv2.INTER_CUBIC, "INTER_CUBIC; no antialiasing when shrinking"),
-    "lanczos": (cv2.INTER_LANCZOS4, "INTER_LANCZOS4; 8x8 kernel, no antialiasing when shrinking"),
+# short name -> (flag, flag's name, what it does that matters for parity)
+INTERPOLATIONS: dict[str, tuple[int, str, str]] = {
+    "nearest": (cv2.INTER_NEAREST, "INTER_NEAREST", "nearest neighbour"),
+    "bilinear": (cv2.INTER_LINEAR, "INTER_LINEAR", "2x2 taps, no antialiasing when shrinking"),
+    "area": (cv2.INTER_AREA, "INTER_AREA", "pixel-area averaging when shrinking"),
+    "cubic": (cv2.INTER_CUBIC, "INTER_CUBIC", "4x4 taps, no antialiasing when shrinking"),
+    "lanczos": (cv2.INTER_LANCZOS4, "INTER_LANCZOS4", "8x8 taps, no antialiasing when shrinking"),
 }
 
 
@@ -36,14 +37,14 @@ def decode(data: bytes) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _register_resize(short: str, flag: int, label: str) -> None:
-    @register("resize", f"opencv:{short}", "opencv", f"cv2.resize(image, size, interpolation=cv2.{label})")
+def _register_resize(short: str, flag: int, flag_name: str, note: str) -> None:
+    @register("resize", f"opencv:{short}", "opencv", f"cv2.resize(image, size, interpolation=cv2.{flag_name}); {note}")
     def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return cv2.resize(image, size, interpolation=flag)
 
 
-for _short, (_flag, _label) in INTERPOLATIONS.items():
-    _register_resize(_short, _flag, _label)
+for _short, (_flag, _flag_name, _note) in INTERPOLATIONS.items():
+    _register_resize(_short, _flag, _flag_name, _note)
 
 
 def library_versions() -> dict[str, str]:

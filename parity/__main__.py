@@ -1,0 +1,5 @@
+"""``python -m parity`` runs the CLI."""
+
+from parity.cli import app
+
+app()

@@ -1,0 +1,113 @@
+"""Rich console view of a Report: resolved stacks, one row per candidate, the flipped images, a banner."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from parity.compare import Prediction
+from parity.report import CandidateReport, Report
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _class(index: int | None, names: dict[int, str]) -> str:
+    if index is None:
+        return "-"
+    return f"{index} {names[index]}" if index in names else str(index)
+
+
+def _prediction(prediction: Prediction | None, error: str | None, names: dict[int, str]) -> str:
+    if prediction is None:
+        return f"[red]failed[/red] {error or ''}"
+    return f"{_class(prediction.top1, names)} ({prediction.confidence:.2f})"
+
+
+def render(report: Report, console: Console, show_flips: int = 10) -> None:
+    """Print the report: what ran, the per-candidate table, the worst flips, PASSED or FAILED."""
+    model = report.model
+    console.print(f"[bold]model[/bold] {model['path']}  sha256 {model['sha256'][:12]}")
+    console.print(f"[bold]data[/bold]  {report.data['source']}: {report.data['images']} images, {report.data['labelled']} labelled")
+    recipe = report.recipe.recipe
+    origins = sorted(set(report.recipe.sources.values()))
+    console.print(
+        f"[bold]recipe[/bold] resize {recipe.resize_policy} {recipe.resize_size}, crop {recipe.crop_size}, "
+        f"(x * {recipe.scale:g} - {list(recipe.mean)}) / {list(recipe.std)}, {recipe.channel_order} {recipe.layout} {recipe.dtype}"
+        f"  [dim](from {', '.join(origins)})[/dim]"
+    )
+    _render_stacks(report, console)
+    _render_summary(report, console)
+    for candidate in report.candidates:
+        _render_disagreements(candidate, report, console, show_flips)
+    verdict = "[bold green]PASSED[/bold green]" if report.passed else "[bold red]FAILED[/bold red]"
+    for candidate in report.candidates:
+        mark = "[green]pass[/green]" if candidate.verdict.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {candidate.stack['name']}: {candidate.verdict.reason}")
+    console.print(verdict)
+
+
+def _render_stacks(report: Report, console: Console) -> None:
+    stacks = [report.reference, *[c.stack for c in report.candidates]]
+    table = Table(title="Resolved stacks", title_justify="left", show_lines=False)
+    table.add_column("stage")
+    for index, stack in enumerate(stacks):
+        table.add_column(("reference: " if index == 0 else "candidate: ") + stack["name"])
+    for stage in report.reference["stages"]:
+        cells = [s["stages"][stage]["implementation"] for s in stacks]
+        style = "yellow" if len(set(cells)) > 1 else None
+        table.add_row(stage, *cells, style=style)
+    console.print(table)
+    behaviours = {}
+    for stack in stacks:
+        for stage in stack["stages"].values():
+            behaviours[stage["implementation"]] = stage["behaviour"]
+    for name, behaviour in behaviours.items():
+        console.print(f"  [dim]{name}: {behaviour}[/dim]")
+
+
+def _render_summary(report: Report, console: Console) -> None:
+    table = Table(title="Reference vs candidates", title_justify="left")
+    for column in ("candidate", "flips", "flip rate [95% CI]", "top-5 agr.", "mean KL", "max |Δlogit|", "ref acc", "cand acc", "Δacc", "verdict"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for candidate in report.candidates:
+        m = candidate.metrics
+        flips = f"{m.disagreements}/{m.images}"
+        if m.failed_reference or m.failed_candidate:
+            flips += f" ({m.failed_reference + m.failed_candidate} failed)"
+        table.add_row(
+            candidate.stack["name"],
+            flips,
+            f"{_percent(m.flip_rate)} [{_percent(m.flip_rate_low)}, {_percent(m.flip_rate_high)}]",
+            _percent(m.top5_agreement),
+            "-" if m.mean_kl is None else f"{m.mean_kl:.4f}",
+            "-" if m.max_abs_logit_diff is None else f"{m.max_abs_logit_diff:.3f}",
+            "-" if m.reference_accuracy is None else f"{m.reference_correct}/{m.labelled} {_percent(m.reference_accuracy)}",
+            "-" if m.candidate_accuracy is None else f"{m.candidate_correct}/{m.labelled} {_percent(m.candidate_accuracy)}",
+            "-" if m.delta_accuracy is None else f"{m.delta_accuracy * 100:+.1f}",
+            "[green]pass[/green]" if candidate.verdict.passed else "[red]FAIL[/red]",
+        )
+    console.print(table)
+
+
+def _render_disagreements(candidate: CandidateReport, report: Report, console: Console, limit: int) -> None:
+    outcomes, names = candidate.disagreements, report.class_names
+    if not outcomes or limit <= 0:
+        return
+    worst = sorted(outcomes, key=lambda o: -(o.metrics.kl if o.metrics else float("inf")))[:limit]
+    title = f"{candidate.stack['name']}: {len(outcomes)} disagreeing image(s), the {len(worst)} with the largest KL"
+    table = Table(title=title, title_justify="left")
+    labelled = report.data["labelled"] > 0
+    for column in ("image", "label", "reference", "candidate") if labelled else ("image", "reference", "candidate"):
+        table.add_column(column)
+    for outcome in worst:
+        cells = [
+            outcome.image,
+            _prediction(outcome.reference, outcome.reference_error, names),
+            _prediction(outcome.candidate, outcome.candidate_error, names),
+        ]
+        if labelled:
+            cells.insert(1, _class(outcome.label, names))
+        table.add_row(*cells)
+    console.print(table)
