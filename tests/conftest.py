@@ -1,0 +1,31 @@
+"""Shared fixtures: generated images and tiny models, and the shared ImageNet sample where present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fixtures.images import write_images
+from fixtures.models import write_linear_classifier
+
+SHARED_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-sample-500"
+
+
+@pytest.fixture(scope="session")
+def image_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    write_images(folder, count=12)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_linear_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def shared_sample() -> Path:
+    if not (SHARED_SAMPLE / "labels.csv").is_file():
+        pytest.skip(f"the shared ImageNet sample is not at {SHARED_SAMPLE} (it sits beside the checkout in CI)")
+    return SHARED_SAMPLE

@@ -1,0 +1,41 @@
+"""The real model on real photos: EfficientNet-Lite0 on the shared 500-image ImageNet sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from parity.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def lite0(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("efficientnet_lite_pytorch", reason="the demo extra is not installed: pip install '.[demo]'")
+    path = tmp_path_factory.mktemp("lite0") / "lite0.onnx"
+    result = runner.invoke(app, ["demo", "--save-model", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_lite0_on_the_shared_sample(lite0: Path, shared_sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = runner.invoke(app, [
+        "check", str(lite0), "--data", str(shared_sample), "--labels", str(shared_sample / "labels.csv"),
+        "--deploy", "opencv-bilinear", "--deploy", "opencv-area", "--deploy", "pil-nearest", "--json", str(out),
+    ])
+    assert result.exit_code == 1, result.output  # opencv-bilinear and pil-nearest exceed the default 1%
+    report = json.loads(out.read_text())
+    assert report["recipe"]["sources"]["mean"] == "model metadata"
+    assert report["data"] == {"source": str(shared_sample), "images": 500, "labelled": 500}
+    metrics = {c["stack"]["name"]: c["metrics"] for c in report["candidates"]}
+    bilinear = metrics["opencv-bilinear"]
+    assert (bilinear["reference_correct"], bilinear["candidate_correct"], bilinear["flips"]) == (443, 442, 13)
+    assert metrics["opencv-area"]["flips"] == 5
+    assert metrics["pil-nearest"]["flips"] == 34
+    verdicts = {c["stack"]["name"]: c["verdict"]["passed"] for c in report["candidates"]}
+    assert verdicts == {"opencv-bilinear": False, "opencv-area": True, "pil-nearest": False}
