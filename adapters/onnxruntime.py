@@ -25,6 +25,7 @@ class OnnxRunner:
     def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:

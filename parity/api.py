@@ -55,7 +55,7 @@ def check(
     tolerance: Tolerance | None = None,
     recipe: Mapping[str, Any] | None = None,
     recipe_file: str | Path | None = None,
-    batch_size: int = 32,
+    batch_size: int = 8,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,

@@ -83,7 +83,7 @@ LimitOption = typer.Option(None, "--limit", help="Check only the first N images 
 ToleranceOption = typer.Option(None, "--tolerance", help="Allowed flip rate, e.g. 0.5% or 0.005 [default: 1%].")
 MaxFlipsOption = typer.Option(None, "--max-flips", help="Allowed number of flips (instead of --tolerance).")
 JsonOption = typer.Option(None, "--json", help="Write the JSON report here.")
-BatchOption = typer.Option(32, "--batch-size", help="Images per runtime batch.")
+BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
 WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads [default: CPU count, at most 8].")
 ShowOption = typer.Option(10, "--show-flips", help="Disagreeing images listed per candidate.")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on a terminal.")

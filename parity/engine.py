@@ -115,7 +115,7 @@ def evaluate(
     reference: Stack,
     candidates: list[Stack],
     recipe: Recipe,
-    batch_size: int = 32,
+    batch_size: int = 8,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> EngineResult:

@@ -54,11 +54,19 @@ def center_crop(image: np.ndarray, size: int) -> np.ndarray:
 
 @register("normalize", "numpy", "numpy", "float32 (pixel * scale - mean) / std, then channel order, layout and dtype")
 def normalize(image: np.ndarray, recipe: Recipe) -> np.ndarray:
-    """uint8 H x W x 3 RGB -> the model's input tensor for one image (no batch axis)."""
-    tensor = image.astype(np.float32) * np.float32(recipe.scale)
-    tensor = (tensor - np.asarray(recipe.mean, np.float32)) / np.asarray(recipe.std, np.float32)
+    """uint8 H x W x 3 RGB -> the model's input tensor for one image (no batch axis).
+
+    Computed in place in float32, in the order scale, subtract mean, divide by std.
+    """
     if recipe.channel_order == "BGR":
-        tensor = tensor[..., ::-1]
+        image = image[..., ::-1]
     if recipe.layout == "NCHW":
-        tensor = tensor.transpose(2, 0, 1)
-    return np.ascontiguousarray(tensor, dtype=np.dtype(recipe.dtype))
+        image = image.transpose(2, 0, 1)
+        per_channel: tuple[int, ...] = (3, 1, 1)
+    else:
+        per_channel = (3,)
+    tensor = np.ascontiguousarray(image).astype(np.float32)
+    tensor *= np.float32(recipe.scale)
+    tensor -= np.asarray(recipe.mean, np.float32).reshape(per_channel)
+    tensor /= np.asarray(recipe.std, np.float32).reshape(per_channel)
+    return tensor if recipe.dtype == "float32" else tensor.astype(np.dtype(recipe.dtype))
