@@ -80,11 +80,11 @@ TrainOption = typer.Option(REFERENCE_PRESET, "--train", "-t", help="Training (re
 LabelsOption = typer.Option(None, "--labels", help="CSV with columns file,class_index (optional name).")
 FoldersOption = typer.Option(False, "--labels-from-folders", help="Take labels from class subfolders (ImageFolder order).")
 LimitOption = typer.Option(None, "--limit", help="Check only the first N images (sorted by path).")
-ToleranceOption = typer.Option(None, "--tolerance", help="Allowed flip rate, e.g. 0.5% or 0.005 [default: 1%].")
+ToleranceOption = typer.Option(None, "--tolerance", help="Allowed flip rate, e.g. 0.5% or 0.005 (default 1%).")
 MaxFlipsOption = typer.Option(None, "--max-flips", help="Allowed number of flips (instead of --tolerance).")
 JsonOption = typer.Option(None, "--json", help="Write the JSON report here.")
 BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
-WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads [default: CPU count, at most 8].")
+WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: CPU count, at most 8).")
 ShowOption = typer.Option(10, "--show-flips", help="Disagreeing images listed per candidate.")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on a terminal.")
 
@@ -143,7 +143,7 @@ def check(
     tolerance: Optional[str] = ToleranceOption,
     max_flips: Optional[int] = MaxFlipsOption,
     json_path: Optional[Path] = JsonOption,
-    recipe_file: Optional[Path] = typer.Option(None, "--recipe", help="TOML file with recipe fields (or a [recipe] table)."),
+    recipe_file: Optional[Path] = typer.Option(None, "--recipe", help="TOML file with recipe fields, at top level or in a recipe table."),
     resize: Optional[int] = typer.Option(None, "--resize", help="Resize size (shorter side, or square with --resize-policy exact)."),
     resize_policy: Optional[str] = typer.Option(None, "--resize-policy", help="shorter or exact."),
     crop: Optional[int] = typer.Option(None, "--crop", help="Centre-crop size."),

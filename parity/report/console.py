@@ -85,7 +85,7 @@ def _render_summary(report: Report, console: Console) -> None:
             "-" if m.max_abs_logit_diff is None else f"{m.max_abs_logit_diff:.3f}",
             "-" if m.reference_accuracy is None else f"{m.reference_correct}/{m.labelled} {_percent(m.reference_accuracy)}",
             "-" if m.candidate_accuracy is None else f"{m.candidate_correct}/{m.labelled} {_percent(m.candidate_accuracy)}",
-            "-" if m.delta_accuracy is None else f"{m.delta_accuracy * 100:+.1f}",
+            "-" if m.delta_accuracy is None else f"{m.delta_accuracy * 100:+.1f} pt",
             "[green]pass[/green]" if candidate.verdict.passed else "[red]FAIL[/red]",
         )
     console.print(table)
