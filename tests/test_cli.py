@@ -103,3 +103,16 @@ def test_console_script_is_installed(tiny_model: Path, image_dir: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert "FAILED" in result.stdout
+
+
+def test_recipe_file_and_flags_override_the_model_metadata(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("[recipe]\nresize_size = 10\nmean = [0.4, 0.4, 0.4]\n")
+    out = tmp_path / "r.json"
+    code, output = run("check", tiny_model, "-d", "pil-bilinear", "--data", image_dir, "--recipe", recipe, "--mean", "0.3", "--json", out)
+    assert code == 0, output
+    report = json.loads(out.read_text())["recipe"]
+    assert report["values"]["resize_size"] == 10 and report["sources"]["resize_size"] == "recipe file"
+    assert report["values"]["mean"] == [0.3, 0.3, 0.3] and report["sources"]["mean"] == "flag"
+    assert report["values"]["crop_size"] == 8 and report["sources"]["crop_size"] == "model metadata"
+    assert report["sources"]["layout"] == "default"
