@@ -115,4 +115,3 @@ def test_recipe_file_and_flags_override_the_model_metadata(tiny_model: Path, ima
     assert report["values"]["resize_size"] == 10 and report["sources"]["resize_size"] == "recipe file"
     assert report["values"]["mean"] == [0.3, 0.3, 0.3] and report["sources"]["mean"] == "flag"
     assert report["values"]["crop_size"] == 8 and report["sources"]["crop_size"] == "model metadata"
-    assert report["sources"]["layout"] == "default"
