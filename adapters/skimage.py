@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
+
+import skimage.data
 
 PHOTOS = (
     "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png", "coffee.png",
@@ -14,5 +15,5 @@ PHOTOS = (
 
 def sample_photos() -> list[Path]:
     """Paths of the photographs in ``skimage.data`` that exist in this installation."""
-    folder = Path(str(resources.files("skimage.data")))
+    folder = Path(skimage.data.__file__).parent
     return [folder / name for name in PHOTOS if (folder / name).is_file()]

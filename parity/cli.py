@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,7 +38,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _fail_usage(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -205,6 +206,7 @@ def demo(
     The demo shows a check and exits 0 whatever the verdict; `parity check` is the gate.
     """
     with _errors_to_exit_code():
+        demo_module.require_demo_extra()
         if save_model is not None:
             info = demo_module.build_demo_model(save_model)
             out.print(f"wrote {save_model} (EfficientNet-Lite0, {info['exporter']}, opset {info['opset']}; recipe in its metadata)")

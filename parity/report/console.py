@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from parity.compare import Prediction
@@ -16,20 +17,20 @@ def _percent(value: float | None, digits: int = 1) -> str:
 def _class(index: int | None, names: dict[int, str]) -> str:
     if index is None:
         return "-"
-    return f"{index} {names[index]}" if index in names else str(index)
+    return escape(f"{index} {names[index]}") if index in names else str(index)
 
 
 def _prediction(prediction: Prediction | None, error: str | None, names: dict[int, str]) -> str:
     if prediction is None:
-        return f"[red]failed[/red] {error or ''}"
+        return f"[red]failed[/red] {escape(error or '')}"
     return f"{_class(prediction.top1, names)} ({prediction.confidence:.2f})"
 
 
 def render(report: Report, console: Console, show_flips: int = 10) -> None:
     """Print the report: what ran, the per-candidate table, the worst flips, PASSED or FAILED."""
     model = report.model
-    console.print(f"[bold]model[/bold] {model['path']}  sha256 {model['sha256'][:12]}")
-    console.print(f"[bold]data[/bold]  {report.data['source']}: {report.data['images']} images, {report.data['labelled']} labelled")
+    console.print(f"[bold]model[/bold] {escape(model['path'])}  sha256 {model['sha256'][:12]}")
+    console.print(f"[bold]data[/bold]  {escape(report.data['source'])}: {report.data['images']} images, {report.data['labelled']} labelled")
     recipe = report.recipe.recipe
     origins = sorted(set(report.recipe.sources.values()))
     console.print(
@@ -44,7 +45,7 @@ def render(report: Report, console: Console, show_flips: int = 10) -> None:
     verdict = "[bold green]PASSED[/bold green]" if report.passed else "[bold red]FAILED[/bold red]"
     for candidate in report.candidates:
         mark = "[green]pass[/green]" if candidate.verdict.passed else "[red]FAIL[/red]"
-        console.print(f"{mark} {candidate.stack['name']}: {candidate.verdict.reason}")
+        console.print(f"{mark} {escape(candidate.stack['name'])}: {candidate.verdict.reason}")
     console.print(verdict)
 
 
@@ -53,7 +54,7 @@ def _render_stacks(report: Report, console: Console) -> None:
     table = Table(title="Resolved stacks", title_justify="left", show_lines=False)
     table.add_column("stage")
     for index, stack in enumerate(stacks):
-        table.add_column(("reference: " if index == 0 else "candidate: ") + stack["name"])
+        table.add_column(("reference: " if index == 0 else "candidate: ") + escape(stack["name"]))
     for stage in report.reference["stages"]:
         cells = [s["stages"][stage]["implementation"] for s in stacks]
         style = "yellow" if len(set(cells)) > 1 else None
@@ -64,7 +65,7 @@ def _render_stacks(report: Report, console: Console) -> None:
         for stage in stack["stages"].values():
             behaviours[stage["implementation"]] = stage["behaviour"]
     for name, behaviour in behaviours.items():
-        console.print(f"  [dim]{name}: {behaviour}[/dim]")
+        console.print(f"  [dim]{escape(name)}: {escape(behaviour)}[/dim]")
 
 
 def _render_summary(report: Report, console: Console) -> None:
@@ -75,9 +76,11 @@ def _render_summary(report: Report, console: Console) -> None:
         m = candidate.metrics
         flips = f"{m.disagreements}/{m.images}"
         if m.failed_reference or m.failed_candidate:
-            flips += f" ({m.failed_reference + m.failed_candidate} failed)"
+            flips += f" ({m.failed_reference + m.failed_candidate} failed one side)"
+        if m.failed_both:
+            flips += f" (+{m.failed_both} failed both)"
         table.add_row(
-            candidate.stack["name"],
+            escape(candidate.stack["name"]),
             flips,
             f"{_percent(m.flip_rate)} [{_percent(m.flip_rate_low)}, {_percent(m.flip_rate_high)}]",
             _percent(m.top5_agreement),
@@ -92,18 +95,21 @@ def _render_summary(report: Report, console: Console) -> None:
 
 
 def _render_disagreements(candidate: CandidateReport, report: Report, console: Console, limit: int) -> None:
-    outcomes, names = candidate.disagreements, report.class_names
+    outcomes, names = candidate.disagreements + candidate.failed_both, report.class_names
     if not outcomes or limit <= 0:
         return
     worst = sorted(outcomes, key=lambda o: -(o.metrics.kl if o.metrics else float("inf")))[:limit]
-    title = f"{candidate.stack['name']}: {len(outcomes)} disagreeing image(s), the {len(worst)} with the largest KL"
+    title = f"{escape(candidate.stack['name'])}: {len(candidate.disagreements)} disagreeing image(s)"
+    if candidate.failed_both:
+        title += f", {len(candidate.failed_both)} failed on both sides"
+    title += f"; {len(worst)} shown, failures first, then by largest KL"
     table = Table(title=title, title_justify="left")
     labelled = report.data["labelled"] > 0
     for column in ("image", "label", "reference", "candidate") if labelled else ("image", "reference", "candidate"):
         table.add_column(column)
     for outcome in worst:
         cells = [
-            outcome.image,
+            escape(outcome.image),
             _prediction(outcome.reference, outcome.reference_error, names),
             _prediction(outcome.candidate, outcome.candidate_error, names),
         ]
