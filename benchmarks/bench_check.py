@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two paths this many times; report medians")
     args = parser.parse_args()
+    if not args.data.is_dir():
+        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
     model = args.model or demo_model()
     paths = sorted(p for p in args.data.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     recipe = resolve_recipe(model_recipe=parity.api.registry.get("runtime", "onnxruntime").function(model).recipe_metadata()).recipe

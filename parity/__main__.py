@@ -1,5 +1,5 @@
 """``python -m parity`` runs the CLI."""
 
-from parity.cli import app
+from parity.cli import main
 
-app()
+main()

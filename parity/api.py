@@ -52,7 +52,8 @@ def check(
     labels: str | Path | None = None,
     labels_from_folders: bool = False,
     limit: int | None = None,
-    tolerance: Tolerance | None = None,
+    tolerance: Tolerance | str | float | None = None,
+    max_flips: int | None = None,
     recipe: Mapping[str, Any] | None = None,
     recipe_file: str | Path | None = None,
     batch_size: int = 8,
@@ -62,7 +63,8 @@ def check(
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
-    ``model`` is an ONNX file. The recipe is resolved as: ``recipe`` fields (flags) > ``recipe_file``
+    ``model`` is an ONNX file. ``tolerance`` is a :class:`Tolerance`, a rate (``"0.5%"``, ``0.005``)
+    or ``None`` for the default 1%; ``max_flips`` allows a count of flips instead. The recipe is resolved as: ``recipe`` fields (flags) > ``recipe_file``
     > the recipe stored in the model's metadata > the documented defaults. ``on_start`` receives the
     number of images, ``on_progress`` the number finished since the last call.
     """
@@ -73,6 +75,10 @@ def check(
         raise ParityError("give at least one deployment stack (--deploy)")
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
+    if workers is not None and workers < 1:
+        raise ParityError("--workers must be at least 1")
+    if not isinstance(tolerance, Tolerance):
+        tolerance = Tolerance.parse(None if tolerance is None else str(tolerance), max_flips)
     reference = train if isinstance(train, Stack) else resolve_stack(train)
     candidates = [d if isinstance(d, Stack) else resolve_stack(d) for d in deploy]
     stacks = [reference, *candidates]
@@ -88,7 +94,6 @@ def check(
         model_recipe=main_runner.recipe_metadata(),
         file_recipe=_read_recipe_file(Path(recipe_file)) if recipe_file else None,
     )
-    tolerance = tolerance or Tolerance()
     if on_start:
         on_start(len(dataset.items))
     result = evaluate(runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress)

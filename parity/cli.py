@@ -17,7 +17,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from parity import api, demo as demo_module
-from parity.compare import Tolerance
 from parity.data import Dataset
 from parity.errors import ParityError
 from parity.report import Report, console as console_report, json_report
@@ -37,8 +36,12 @@ err = Console(stderr=True)
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
-def _fail_usage(message: str) -> None:
+def _print_error(message: str) -> None:
     err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _fail_usage(message: str) -> None:
+    _print_error(message)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -86,7 +89,7 @@ MaxFlipsOption = typer.Option(None, "--max-flips", help="Allowed number of flips
 JsonOption = typer.Option(None, "--json", help="Write the JSON report here.")
 BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
 WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: CPU count, at most 8).")
-ShowOption = typer.Option(10, "--show-flips", help="Disagreeing images listed per candidate.")
+ShowOption = typer.Option(10, "--show-flips", min=0, help="Disagreeing images listed per candidate.")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on a terminal.")
 
 
@@ -117,7 +120,8 @@ def _run(
             labels=labels,
             labels_from_folders=labels_from_folders,
             limit=limit,
-            tolerance=Tolerance.parse(tolerance, max_flips),
+            tolerance=tolerance,
+            max_flips=max_flips,
             recipe=recipe,
             recipe_file=recipe_file,
             batch_size=batch_size,
@@ -219,3 +223,21 @@ def demo(
                       tolerance, max_flips, json_path, batch_size, workers, show_flips, progress)
         if not report.passed:
             out.print(f"[dim]demo: exit code 0 regardless; `parity check {model} ...` would exit {EXIT_FAIL} here[/dim]")
+
+
+def main() -> None:
+    """Console-script entry point: usage errors become one line on stderr and exit code 2."""
+    try:
+        code = app(standalone_mode=False, prog_name="parity")
+    except typer.Abort:
+        err.print("aborted")
+        code = EXIT_FAIL
+    except Exception as exc:  # click's UsageError family, whichever click typer ships with
+        format_message = getattr(exc, "format_message", None)
+        if not callable(format_message):
+            raise
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else "parity"
+        _print_error(f"{format_message()} (see `{command} --help`)")
+        code = EXIT_USAGE
+    sys.exit(code if isinstance(code, int) else EXIT_PASS)

@@ -65,9 +65,20 @@ def test_exit_2_with_a_one_line_error(args: list[str], message: str, tiny_model:
     assert len(output.strip().splitlines()) == 1
 
 
-def test_usage_errors_from_typer_exit_2(tiny_model: Path) -> None:
-    code, output = run("check", tiny_model, "-d", "opencv-bilinear")  # --data missing
-    assert code == 2 and "--data" in output
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "m.onnx", "-d", "opencv-bilinear"], "error: Missing option '--data'. (see `parity check --help`)"),
+        (["check", "m.onnx", "--data", ".", "--frobnicate"], "error: No such option: --frobnicate"),
+        (["check", "m.onnx", "--data", ".", "--limit", "many"], "error: Invalid value for '--limit'"),
+        (["transmogrify"], "error: No such command 'transmogrify'."),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "parity", *args], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stdout == ""
 
 
 def test_json_report(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:

@@ -32,11 +32,15 @@ def render(report: Report, console: Console, show_flips: int = 10) -> None:
     console.print(f"[bold]model[/bold] {escape(model['path'])}  sha256 {model['sha256'][:12]}")
     console.print(f"[bold]data[/bold]  {escape(report.data['source'])}: {report.data['images']} images, {report.data['labelled']} labelled")
     recipe = report.recipe.recipe
-    origins = sorted(set(report.recipe.sources.values()))
+    by_origin: dict[str, list[str]] = {}
+    for name, origin in report.recipe.sources.items():
+        by_origin.setdefault(origin, []).append(name)
+    main_origin = max(by_origin, key=lambda o: len(by_origin[o]))
+    origins = [f"from {main_origin}"] + [f"{o}: {', '.join(f)}" for o, f in sorted(by_origin.items()) if o != main_origin]
     console.print(
         f"[bold]recipe[/bold] resize {recipe.resize_policy} {recipe.resize_size}, crop {recipe.crop_size}, "
         f"(x * {recipe.scale:g} - {list(recipe.mean)}) / {list(recipe.std)}, {recipe.channel_order} {recipe.layout} {recipe.dtype}"
-        f"  [dim](from {', '.join(origins)})[/dim]"
+        f"  [dim]({'; '.join(origins)})[/dim]"
     )
     _render_stacks(report, console)
     _render_summary(report, console)
