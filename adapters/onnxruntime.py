@@ -23,6 +23,7 @@ class OnnxRunner:
     """
 
     def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
+        self.model_path = model_path
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -45,15 +46,13 @@ class OnnxRunner:
         self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
         self.providers: list[str] = self.session.get_providers()
 
-    def check_input(self, example: np.ndarray) -> None:
-        """Fail before any inference if one preprocessed image cannot fit the model's input."""
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Fail before any image is read if one preprocessed image of ``shape`` cannot fit the model's input."""
         expected = self.input_shape[1:]
-        if len(expected) != example.ndim or any(
-            isinstance(dim, int) and dim != actual for dim, actual in zip(expected, example.shape)
-        ):
+        if len(expected) != len(shape) or any(isinstance(dim, int) and dim != actual for dim, actual in zip(expected, shape)):
             raise ParityError(
-                f"model input {self.input_name!r} has shape {self.input_shape}; the recipe makes images of shape "
-                f"{list(example.shape)} (check the recipe's crop size and layout)"
+                f"{self.model_path}: model input {self.input_name!r} has shape {self.input_shape}; the recipe makes "
+                f"images of shape {list(shape)} (check the recipe's crop size and layout)"
             )
 
     def run(self, batch: np.ndarray) -> np.ndarray:

@@ -9,6 +9,10 @@ import numpy as np
 
 from parity.registry import register
 
+# Per-image codec warnings ("Corrupt JPEG data", TIFF sample formats) would otherwise reach stderr
+# unattributed; failures are reported per image instead.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
 # short name -> (flag, flag's name, what it does that matters for parity)
 INTERPOLATIONS: dict[str, tuple[int, str, str]] = {
     "nearest": (cv2.INTER_NEAREST, "INTER_NEAREST", "nearest neighbour"),

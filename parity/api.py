@@ -21,7 +21,10 @@ def describe_stack(stack: Stack) -> dict[str, Any]:
     """The fully resolved stack: each stage's implementation, its library and what it does."""
     stages = {}
     for stage, name in stack.stages():
-        adapter = registry.get(stage, name)
+        try:
+            adapter = registry.get(stage, name)
+        except ParityError as exc:
+            raise ParityError(f"stack {stack.name!r}: {exc}") from None
         stages[stage] = {"implementation": name, "library": adapter.library, "behaviour": adapter.description}
     return {"name": stack.name, "stages": stages}
 
@@ -69,6 +72,8 @@ def check(
     number of images, ``on_progress`` the number finished since the last call.
     """
     model_path = Path(model)
+    if model_path.is_dir():
+        raise ParityError(f"{model_path}: is a folder, not a model file")
     if not model_path.is_file():
         raise ParityError(f"{model_path}: model file not found")
     if not deploy:

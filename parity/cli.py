@@ -30,8 +30,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; reports read better wider.
-out = Console(width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True)
+out = Console(width=None if sys.stdout.isatty() else 140, emoji=False)
+err = Console(stderr=True, emoji=False)
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -111,6 +111,8 @@ def _run(
     recipe: Optional[dict[str, Any]] = None,
     recipe_file: Optional[Path] = None,
 ) -> Report:
+    if json_path is not None:
+        json_report.check_writable(json_path)
     with _progress(progress and err.is_terminal) as (on_start, on_progress):
         report: Report = api.check(
             model,

@@ -122,7 +122,10 @@ class Tolerance:
         match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", rate)
         if not match:
             raise ParityError(f"--tolerance {rate!r}: give a rate such as 0.5% or 0.005")
-        value = float(match.group(1)) / (100 if match.group(2) else 1)
+        percent = bool(match.group(2))
+        value = float(match.group(1)) / (100 if percent else 1)
+        if not percent and value >= 1:
+            raise ParityError(f"--tolerance {rate!r}: a bare number is a fraction (0.01 = 1%); write {rate.strip()}% for percent")
         if not 0 <= value <= 1:
             raise ParityError(f"--tolerance {rate!r}: a rate must lie between 0 and 100%")
         return cls(rate=value, max_flips=None)

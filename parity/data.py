@@ -45,12 +45,16 @@ def discover(data: Path, labels: Path | None = None, labels_from_folders: bool =
         raise ParityError(f"{data}: no such file or folder")
     if data.is_dir():
         root = data
-        paths = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and not p.is_dir())
+        paths = sorted(p for p in data.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and _is_file_or_broken_link(p))
+        if not paths:
+            raise ParityError(f"{data}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+    elif data.suffix.lower() in IMAGE_EXTENSIONS:
+        root, paths = data.parent, [data]
     else:
         root = data.parent
         paths = _read_list(data)
-    if not paths:
-        raise ParityError(f"{data}: no images found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        if not paths:
+            raise ParityError(f"{data}: the image list names no paths")
     if limit is not None:
         if limit < 1:
             raise ParityError("--limit must be at least 1")
@@ -69,42 +73,58 @@ def discover(data: Path, labels: Path | None = None, labels_from_folders: bool =
 
 def from_paths(paths: list[Path], source: str) -> Dataset:
     """An unlabelled dataset of the given files, identified by file name."""
-    return Dataset(source=source, items=[ImageItem(path=p, id=p.name) for p in paths])
+    return Dataset(source=source, items=[ImageItem(path=p, id=_printable(p.name)) for p in paths])
+
+
+def _is_file_or_broken_link(path: Path) -> bool:
+    """Regular files, and symlinks to nothing (kept so the report names them); never FIFOs or devices."""
+    return path.is_file() or (path.is_symlink() and not path.exists())
+
+
+def _printable(text: str) -> str:
+    """A file name that is not valid UTF-8 shown with backslash escapes, so reports can always be written."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _image_id(path: Path, root: Path) -> str:
     try:
-        return path.relative_to(root).as_posix()
+        return _printable(path.relative_to(root).as_posix())
     except ValueError:
-        return path.as_posix()
+        return _printable(path.as_posix())
 
 
 def _read_list(list_file: Path) -> list[Path]:
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ParityError(f"{list_file}: cannot read the image list ({exc})") from None
-    base = list_file.parent
-    return [(base / line.strip()) if not Path(line.strip()).is_absolute() else Path(line.strip()) for line in lines if line.strip() and not line.startswith("#")]
+    except UnicodeDecodeError:
+        raise ParityError(f"{list_file}: not an image folder, an image, or a text file of image paths") from None
+    except OSError as exc:
+        raise ParityError(f"{list_file}: cannot read the image list ({exc.strerror or exc})") from None
+    entries = [line.strip() for line in lines]
+    return [list_file.parent / entry for entry in entries if entry and not entry.startswith("#")]
 
 
 def read_labels_csv(path: Path) -> tuple[dict[str, int], dict[int, str]]:
     """``file -> class_index`` and ``class_index -> name`` from a labels CSV."""
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = {(name or "").strip() for name in reader.fieldnames or []}
+            rows = [{(k or "").strip(): v for k, v in row.items()} for row in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ParityError(f"{path}: cannot read labels ({exc})") from None
-    if not rows or not {"file", "class_index"} <= set(rows[0]):
+        raise ParityError(f"{path}: cannot read labels ({getattr(exc, 'strerror', None) or exc})") from None
+    if not {"file", "class_index"} <= header:
         raise ParityError(f"{path}: labels CSV needs a header with columns file,class_index")
+    if not rows:
+        raise ParityError(f"{path}: labels CSV has a header but no rows")
     table: dict[str, int] = {}
     names: dict[int, str] = {}
     for number, row in enumerate(rows, start=2):
         try:
-            index = int(row["class_index"])
+            index = int((row["class_index"] or "").strip())
         except (TypeError, ValueError):
             raise ParityError(f"{path}: line {number}: class_index {row['class_index']!r} is not an integer") from None
-        table[row["file"]] = index
+        table[(row["file"] or "").strip()] = index
         if row.get("name"):
             names[index] = row["name"]
     return table, names

@@ -38,11 +38,16 @@ def build_demo_model(path: Path) -> dict[str, str]:
     """Build EfficientNet-Lite0 in PyTorch, export it to ONNX at ``path`` with its recipe in the metadata."""
     lite = _demo_module("efficientnet_lite")
     exporter = _demo_module("torch")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        partial = Path(scratch) / path.name
-        info = exporter.export_onnx(lite.build_lite0(), partial, lite.LITE0_RECIPE)
-        partial.replace(path)
+    if path.is_dir():
+        raise ParityError(f"{path}: is a folder; give a file path such as {path / 'lite0.onnx'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
+            partial = Path(scratch) / path.name
+            info = exporter.export_onnx(lite.build_lite0(), partial, lite.LITE0_RECIPE)
+            partial.replace(path)
+    except OSError as exc:
+        raise ParityError(f"{path}: cannot write the model ({exc.strerror or exc})") from None
     return info
 
 

@@ -23,6 +23,9 @@ from parity.data import Dataset, ImageItem
 from parity.spec import Recipe, Stack
 
 PREPROCESSING_STAGES = ("decode", "colour", "resize", "crop", "normalize")
+# A resize target beyond this is refused for that image: a 20000x1 sliver would otherwise become
+# 5,120,000x256 under "shorter side 256" and take gigabytes per stack.
+MAX_RESIZE_PIXELS = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,10 @@ def _apply(stage: str, name: str, value: Any, recipe: Recipe) -> np.ndarray | St
     try:
         if stage == "resize":
             height, width = value.shape[:2]
-            return function(value, ops.resize_target(width, height, recipe))
+            target = ops.resize_target(width, height, recipe)
+            if target[0] * target[1] > MAX_RESIZE_PIXELS:
+                return StageFailure(stage, f"a {width}x{height} image would resize to {target[0]}x{target[1]}, over the {MAX_RESIZE_PIXELS:,}-pixel limit")
+            return function(value, target)
         if stage == "crop":
             return function(value, recipe.crop_size)
         if stage == "normalize":
@@ -124,9 +130,8 @@ def evaluate(
     ``runners`` maps each stack's runtime name to a loaded runner (``run(batch) -> logits``).
     """
     stacks = [reference, *candidates]
-    expected = np.zeros(ops.tensor_shape(recipe), dtype=np.dtype(recipe.dtype))
     for runner in runners.values():
-        runner.check_input(expected)
+        runner.check_input(ops.tensor_shape(recipe))
 
     runs = [Run(stack) for stack in stacks]
     outcomes: list[list[ImageOutcome]] = [[] for _ in candidates]
@@ -179,8 +184,9 @@ def _infer(
             if ok:
                 try:
                     logits = runners[stack.runtime].run(np.stack([column[i] for i in ok]))
-                    for i, row in zip(ok, logits):
-                        out[i] = row
+                    finite = np.isfinite(logits).all(axis=1)
+                    for i, row, is_finite in zip(ok, logits, finite):
+                        out[i] = row if is_finite else StageFailure("runtime", "the model's output contains NaN or infinity")
                 except Exception as exc:  # a runtime failure loses this batch only, and says so
                     failure = StageFailure("runtime", _one_line(exc))
                     for i in ok:

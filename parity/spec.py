@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ RESIZE_POLICIES = ("shorter", "exact")
 CHANNEL_ORDERS = ("RGB", "BGR")
 LAYOUTS = ("NCHW", "NHWC")
 DTYPES = ("float32", "float16")
+MAX_SIZE = 16384
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,16 @@ class Recipe:
         _check_choice("channel_order", self.channel_order, CHANNEL_ORDERS)
         _check_choice("layout", self.layout, LAYOUTS)
         _check_choice("dtype", self.dtype, DTYPES)
-        if self.resize_size < 1 or self.crop_size < 1:
-            raise ParityError("recipe: resize_size and crop_size must be positive")
-        if len(self.mean) != 3 or len(self.std) != 3:
-            raise ParityError("recipe: mean and std need three values, one per channel")
+        for name in ("resize_size", "crop_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE:
+                raise ParityError(f"recipe: {name} must be a whole number from 1 to {MAX_SIZE}, not {value!r}")
+        if not _is_finite_number(self.scale) or self.scale <= 0:
+            raise ParityError(f"recipe: scale must be a positive finite number, not {self.scale!r}")
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if not isinstance(value, (tuple, list)) or len(value) != 3 or not all(_is_finite_number(v) for v in value):
+                raise ParityError(f"recipe: {name} needs three finite numbers, one per channel, not {value!r}")
         if any(s == 0 for s in self.std):
             raise ParityError("recipe: std must not contain 0")
 
@@ -60,18 +69,21 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
         """Build a recipe from plain data, rejecting unknown fields."""
+        if not isinstance(data, Mapping):
+            raise ParityError(f"recipe: expected a table of fields, not {type(data).__name__}")
         unknown = set(data) - RECIPE_FIELDS
         if unknown:
-            raise ParityError(f"recipe: unknown field(s) {', '.join(sorted(unknown))}")
-        values = {k: tuple(float(x) for x in v) if k in ("mean", "std") else v for k, v in data.items()}
-        try:
-            return cls(**values)
-        except TypeError as exc:
-            raise ParityError(f"recipe: {exc}") from None
+            raise ParityError(f"recipe: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        values = {k: tuple(v) if k in ("mean", "std") and isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 RECIPE_FIELDS = frozenset(f.name for f in dataclasses.fields(Recipe))
 RECIPE_METADATA_KEY = "parity.recipe"
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -92,15 +104,24 @@ def resolve_recipe(
     model_recipe: Mapping[str, Any] | None = None,
     file_recipe: Mapping[str, Any] | None = None,
 ) -> ResolvedRecipe:
-    """Merge recipe fields with precedence: explicit flags > recipe file > model metadata > defaults."""
+    """Merge recipe fields with precedence: explicit flags > recipe file > model metadata > defaults.
+
+    Each layer is validated on its own first, so an error names where the bad value came from.
+    """
     merged: dict[str, Any] = {}
     sources = {name: "default" for name in sorted(RECIPE_FIELDS)}
     for origin, layer in (("model metadata", model_recipe), ("recipe file", file_recipe), ("flag", overrides)):
-        for key, value in (layer or {}).items():
-            if value is None:
-                continue
-            merged[key] = value
-            sources[key] = origin
+        if layer is None:
+            continue
+        if not isinstance(layer, Mapping):
+            raise ParityError(f"{origin}: recipe: expected a table of fields, not {type(layer).__name__}")
+        given = {k: v for k, v in layer.items() if v is not None}
+        try:
+            Recipe.from_dict(given)
+        except ParityError as exc:
+            raise ParityError(f"{origin}: {exc}") from None
+        merged.update(given)
+        sources.update(dict.fromkeys(given, origin))
     return ResolvedRecipe(Recipe.from_dict(merged), sources)
 
 
@@ -182,15 +203,18 @@ PRESETS: dict[str, Preset] = {
 REFERENCE_PRESET = "pil-bilinear"
 
 
-def resolve_stack(spec: str) -> Stack:
+def resolve_stack(spec: str, relative_to: Path | None = None, _seen: frozenset[Path] = frozenset()) -> Stack:
     """Resolve a preset name, a ``+``-composition of presets, or a TOML file path to a full stack.
 
     Composition applies left to right over the reference defaults, so ``opencv-bilinear+pil-decode``
-    decodes with Pillow and resizes with OpenCV.
+    decodes with Pillow and resizes with OpenCV. Preset names win over files of the same name; a
+    spec ending in ``.toml`` or containing a path separator is a file, relative to ``relative_to``.
     """
+    if not isinstance(spec, str) or not spec.strip():
+        raise ParityError(f"a stack must be a preset name or a .toml path, not {spec!r}")
     spec = spec.strip()
-    if spec.endswith(".toml") or Path(spec).is_file():
-        return load_stack_file(Path(spec))
+    if spec.endswith(".toml") or "/" in spec or os.sep in spec:
+        return load_stack_file((relative_to or Path()) / spec, _seen)
     values: dict[str, str] = {}
     for part in spec.split("+"):
         preset = PRESETS.get(part.strip())
@@ -201,20 +225,28 @@ def resolve_stack(spec: str) -> Stack:
     return Stack(name=spec, **values)
 
 
-def load_stack_file(path: Path) -> Stack:
-    """Read a stack from TOML: ``name``, optional ``extends`` (a preset composition), ``[stages]``."""
+def load_stack_file(path: Path, _seen: frozenset[Path] = frozenset()) -> Stack:
+    """Read a stack from TOML: ``name``, optional ``extends`` (a preset composition or another file,
+    relative to this one), ``[stages]`` mapping stage names to implementation names."""
+    if path.resolve() in _seen:
+        raise ParityError(f"{path}: 'extends' loops back to a file already being read")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParityError(f"{path}: stack file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ParityError(f"{path}: not a readable TOML stack ({exc})") from None
+    expected = f"expected name, extends and a [stages] table with {', '.join(STAGES)}"
     unknown = set(data) - {"name", "extends", "stages"}
     stages = data.get("stages", {})
+    if unknown or not isinstance(stages, dict):
+        raise ParityError(f"{path}: unknown key(s) {', '.join(sorted(unknown)) or 'stages'}; {expected}")
     unknown_stages = set(stages) - set(STAGES)
-    if unknown or unknown_stages or not isinstance(stages, dict):
-        bad = ", ".join(sorted(unknown | unknown_stages)) or "stages"
-        raise ParityError(f"{path}: unknown key(s) {bad}; expected name, extends, [stages] with {', '.join(STAGES)}")
-    base = resolve_stack(data["extends"]) if "extends" in data else Stack(name="")
-    values = {**base.to_dict(), **stages, "name": str(data.get("name", path.stem))}
-    return Stack(**values)
+    if unknown_stages:
+        raise ParityError(f"{path}: unknown stage(s) {', '.join(sorted(unknown_stages))}; {expected}")
+    for key, value in [*stages.items(), *((k, data[k]) for k in ("name", "extends") if k in data)]:
+        if not isinstance(value, str) or not value:
+            raise ParityError(f"{path}: {key} must be a non-empty string, not {value!r}")
+    seen = _seen | {path.resolve()}
+    base = resolve_stack(data["extends"], path.parent, seen) if "extends" in data else Stack(name="")
+    return Stack(**{**base.to_dict(), **stages, "name": data.get("name", path.stem)})

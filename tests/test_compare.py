@@ -96,7 +96,7 @@ def test_tolerance_parses_rates(text: str, rate: float) -> None:
     assert Tolerance.parse(text).rate == pytest.approx(rate)
 
 
-@pytest.mark.parametrize("text", ["abc", "150%", "-1%", "1.5"])
+@pytest.mark.parametrize("text", ["abc", "150%", "-1%", "1.5", "1", "nan"])
 def test_tolerance_rejects_nonsense(text: str) -> None:
     with pytest.raises(ParityError, match="--tolerance"):
         Tolerance.parse(text)

@@ -39,3 +39,15 @@ def test_lite0_on_the_shared_sample(lite0: Path, shared_sample: Path, tmp_path: 
     assert metrics["pil-nearest"]["flips"] == 34
     verdicts = {c["stack"]["name"]: c["verdict"]["passed"] for c in report["candidates"]}
     assert verdicts == {"opencv-bilinear": False, "opencv-area": True, "pil-nearest": False}
+
+
+def test_exported_model_carries_its_recipe_and_no_local_paths(lite0: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(lite0))
+    metadata = {p.key: p.value for p in model.metadata_props}
+    recipe = json.loads(metadata["parity.recipe"])
+    assert (recipe["resize_size"], recipe["crop_size"], recipe["mean"], recipe["std"]) == (256, 224, [127.0] * 3, [128.0] * 3)
+    assert json.loads(metadata["parity.export"])["exporter"] == "torch.onnx.export(dynamo=True)"
+    assert not any(p.key == "pkg.torch.onnx.stack_trace" for node in model.graph.node for p in node.metadata_props)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch

@@ -37,11 +37,14 @@ def render(report: Report, console: Console, show_flips: int = 10) -> None:
         by_origin.setdefault(origin, []).append(name)
     main_origin = max(by_origin, key=lambda o: len(by_origin[o]))
     origins = [f"from {main_origin}"] + [f"{o}: {', '.join(f)}" for o, f in sorted(by_origin.items()) if o != main_origin]
-    console.print(
-        f"[bold]recipe[/bold] resize {recipe.resize_policy} {recipe.resize_size}, crop {recipe.crop_size}, "
+    formula = escape(
+        f"resize {recipe.resize_policy} {recipe.resize_size}, crop {recipe.crop_size}, "
         f"(x * {recipe.scale:g} - {list(recipe.mean)}) / {list(recipe.std)}, {recipe.channel_order} {recipe.layout} {recipe.dtype}"
-        f"  [dim]({'; '.join(origins)})[/dim]"
     )
+    console.print(f"[bold]recipe[/bold] {formula}  [dim]({escape('; '.join(origins))})[/dim]")
+    if any(c.failed_both for c in report.candidates):
+        unreadable = max(len(c.failed_both) for c in report.candidates)
+        console.print(f"[yellow]warning:[/yellow] {unreadable} image(s) could not be processed by either stack and are not judged (listed below)")
     _render_stacks(report, console)
     _render_summary(report, console)
     for candidate in report.candidates:

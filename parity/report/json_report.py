@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from parity.errors import ParityError
@@ -12,6 +13,15 @@ from parity.report import Report
 def dumps(report: Report) -> str:
     """The report as indented JSON text."""
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, before a long run, if the report could not be written to ``path``."""
+    if path.is_dir():
+        raise ParityError(f"{path}: is a folder; give a file path for the JSON report")
+    parent = next((p for p in path.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ParityError(f"{path}: cannot write the JSON report there")
 
 
 def write(report: Report, path: Path) -> None:
