@@ -28,10 +28,6 @@ class Dataset:
     items: list[ImageItem]
     class_names: dict[int, str] = field(default_factory=dict)
 
-    @property
-    def labelled(self) -> bool:
-        return any(item.label is not None for item in self.items)
-
 
 def discover(data: Path, labels: Path | None = None, labels_from_folders: bool = False, limit: int | None = None) -> Dataset:
     """Find images under ``data`` (a folder, searched recursively, or a text file with one path per line).

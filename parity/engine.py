@@ -216,7 +216,10 @@ def _record(
             i for i in range(len(batch))
             if not isinstance(reference_column[i], StageFailure) and not isinstance(column[i], StageFailure)
         ]
-        metrics = dict(zip(both, pair_metrics(np.stack([reference_column[i] for i in both]), np.stack([column[i] for i in both])))) if both else {}
+        metrics = {}
+        if both:
+            paired = pair_metrics(np.stack([reference_column[i] for i in both]), np.stack([column[i] for i in both]))
+            metrics = dict(zip(both, paired))
         candidate_run = runs[candidate_index + 1]
         for i, item in enumerate(batch):
             outcomes[candidate_index].append(

@@ -75,13 +75,3 @@ def get(stage: str, name: str) -> Adapter:
     except KeyError:
         known = sorted(n for s, n in _ADAPTERS if s == stage)
         raise ParityError(f"no {stage} implementation {name!r} (known: {', '.join(known)})") from None
-
-
-def available(stage: str) -> list[Adapter]:
-    """Every adapter for ``stage`` whose library imports here."""
-    for library in LIBRARY_MODULES:
-        try:
-            _import_library(library)
-        except ParityError:
-            continue
-    return [a for (s, _), a in sorted(_ADAPTERS.items()) if s == stage]

@@ -19,7 +19,7 @@ def test_folder_is_searched_recursively_and_sorted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not an image")
     dataset = discover(tmp_path)
     assert [i.id for i in dataset.items] == ["a/deep/img000.jpg", "b/img000.jpg", "b/img001.png"]
-    assert not dataset.labelled
+    assert all(i.label is None for i in dataset.items)
 
 
 def test_list_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
