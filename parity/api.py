@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from parity import environment, registry
+from parity import environment, models, registry
 from parity.compare import Tolerance, judge, summarize
 from parity.data import Dataset, discover
 from parity.engine import evaluate
 from parity.errors import ParityError
+from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.report import CandidateReport, Report
-from parity.spec import REFERENCE_PRESET, Stack, resolve_recipe, resolve_stack
+from parity.spec import PRESETS, REFERENCE_PRESET, ResolvedRecipe, Stack, resolve_recipe, resolve_stack
+
+ModelLike = str | Path | ModelSource
 
 
 def describe_stack(stack: Stack) -> dict[str, Any]:
@@ -29,29 +32,63 @@ def describe_stack(stack: Stack) -> dict[str, Any]:
     return {"name": stack.name, "stages": stages}
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_recipe_file(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ParityError(f"{path}: recipe file not found") from None
+        raise ParityError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ParityError(f"{path}: not a readable TOML recipe ({exc})") from None
-    return data.get("recipe", data)
+        raise ParityError(f"{path}: not readable TOML ({exc})") from None
+
+
+def project_recipe(folder: Path | None = None) -> dict[str, Any] | None:
+    """The ``[tool.parity.recipe]`` table of ``pyproject.toml`` in ``folder`` (the working directory), if any."""
+    pyproject = (folder or Path.cwd()) / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    return _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("parity", {}).get("recipe")
+
+
+def _source(model: ModelLike | None, factory: str | None, weights: str | Path | None, trust: bool) -> ModelSource:
+    if isinstance(model, ModelSource):
+        return model
+    if model is None and factory is None:
+        raise ParityError("give a model file, or --model-factory with --weights")
+    return ModelSource(Path(model) if model is not None else None, factory, Path(weights) if weights else None, trust)
+
+
+def resolve_model_recipe(
+    model: OpenedModel, recipe: Mapping[str, Any] | None = None, recipe_file: str | Path | None = None
+) -> ResolvedRecipe:
+    """Recipe precedence: flags > ``recipe_file`` > ``[tool.parity.recipe]`` > what the model carries > defaults."""
+    file_fields = None
+    if recipe_file is not None:
+        data = _read_toml(Path(recipe_file), "recipe file")
+        file_fields = data.get("recipe", data)
+    return resolve_recipe(
+        overrides=recipe,
+        file_recipe=file_fields,
+        project_recipe=project_recipe(),
+        model_recipe=model.carried_recipe,
+        model_origin=model.recipe_origin,
+    )
+
+
+def _reference_stack(train: str | Stack | None, model: OpenedModel) -> Stack:
+    """The training stack; for a PyTorch model it runs in torch. Without ``train``, a timm-style
+    ``pretrained_cfg`` interpolation picks the Pillow filter, else ``pil-bilinear``."""
+    if train is None:
+        preferred = f"pil-{model.interpolation}" if model.interpolation else None
+        train = preferred if preferred in PRESETS else REFERENCE_PRESET
+    stack = train if isinstance(train, Stack) else resolve_stack(train)
+    return dataclasses.replace(stack, runtime="torch") if model.is_torch else stack
 
 
 def check(
-    model: str | Path,
+    model: ModelLike | None,
     deploy: Sequence[str | Stack],
     data: str | Path | Dataset,
-    train: str | Stack = REFERENCE_PRESET,
+    train: str | Stack | None = None,
     labels: str | Path | None = None,
     labels_from_folders: bool = False,
     limit: int | None = None,
@@ -59,6 +96,10 @@ def check(
     max_flips: int | None = None,
     recipe: Mapping[str, Any] | None = None,
     recipe_file: str | Path | None = None,
+    model_factory: str | None = None,
+    weights: str | Path | None = None,
+    trust_model: bool = False,
+    opset: int = DEFAULT_OPSET,
     batch_size: int = 8,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -66,39 +107,76 @@ def check(
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
-    ``model`` is an ONNX file. ``tolerance`` is a :class:`Tolerance`, a rate (``"0.5%"``, ``0.005``)
-    or ``None`` for the default 1%; ``max_flips`` allows a count of flips instead. The recipe is resolved as: ``recipe`` fields (flags) > ``recipe_file``
-    > the recipe stored in the model's metadata > the documented defaults. ``on_start`` receives the
-    number of images, ``on_progress`` the number finished since the last call.
+    ``model`` is an ONNX file, a PyTorch file (TorchScript, ``.pt2`` or a pickled module, which load
+    only with ``trust_model=True``), or ``None`` with ``model_factory`` (``package.module:function``)
+    and ``weights`` (a state dict, read with ``weights_only=True``). A PyTorch model runs the
+    reference in torch eager and the candidates on its ONNX export in ONNX Runtime.
+
+    ``tolerance`` is a :class:`Tolerance`, a rate (``"0.5%"``, ``0.005``) or ``None`` for 1%;
+    ``max_flips`` allows a count instead. The recipe resolves as flags (``recipe``) >
+    ``recipe_file`` > ``[tool.parity.recipe]`` in ./pyproject.toml > the model's own > defaults.
+    ``on_start`` receives the number of images, ``on_progress`` the number finished since the last call.
     """
-    model_path = Path(model)
-    if model_path.is_dir():
-        raise ParityError(f"{model_path}: is a folder, not a model file")
-    if not model_path.is_file():
-        raise ParityError(f"{model_path}: model file not found")
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
+    candidates = [d if isinstance(d, Stack) else resolve_stack(d) for d in deploy]
+    opened = models.open_model(_source(model, model_factory, weights, trust_model))
+    return _check(
+        opened, candidates, data, train, labels, labels_from_folders, limit, tolerance, max_flips, recipe,
+        recipe_file, opset, batch_size, workers, on_progress, on_start,
+    )
+
+
+def verify_export(
+    model: ModelLike | None,
+    exported: str | Path,
+    data: str | Path | Dataset,
+    train: str | Stack | None = None,
+    **options: Any,
+) -> Report:
+    """Check a PyTorch model (torch eager) against its ONNX export ``exported`` with the same stack on
+    both sides, so every flip is export noise. ``options`` are :func:`check`'s keyword arguments."""
+    source = _source(model, options.pop("model_factory", None), options.pop("weights", None), options.pop("trust_model", False))
+    opened = models.open_model(source)
+    if not opened.is_torch:
+        raise ParityError(f"{source.path}: export verification needs the PyTorch model, not an ONNX file")
+    opened.onnx_path = Path(exported)
+    candidate = dataclasses.replace(_reference_stack(train, opened), runtime="onnxruntime")
+    return _check(opened, [candidate], data, train, **options)
+
+
+def _check(
+    opened: OpenedModel,
+    candidates: list[Stack],
+    data: str | Path | Dataset,
+    train: str | Stack | None = None,
+    labels: str | Path | None = None,
+    labels_from_folders: bool = False,
+    limit: int | None = None,
+    tolerance: Tolerance | str | float | None = None,
+    max_flips: int | None = None,
+    recipe: Mapping[str, Any] | None = None,
+    recipe_file: str | Path | None = None,
+    opset: int = DEFAULT_OPSET,
+    batch_size: int = 8,
+    workers: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> Report:
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
     if workers is not None and workers < 1:
         raise ParityError("--workers must be at least 1")
     if not isinstance(tolerance, Tolerance):
         tolerance = Tolerance.parse(None if tolerance is None else str(tolerance), max_flips)
-    reference = train if isinstance(train, Stack) else resolve_stack(train)
-    candidates = [d if isinstance(d, Stack) else resolve_stack(d) for d in deploy]
+    reference = _reference_stack(train, opened)
     stacks = [reference, *candidates]
     described = [describe_stack(s) for s in stacks]
     dataset = data if isinstance(data, Dataset) else discover(
         Path(data), Path(labels) if labels else None, labels_from_folders, limit
     )
-
-    runners = {name: registry.get("runtime", name).function(model_path) for name in dict.fromkeys(s.runtime for s in stacks)}
-    main_runner = runners[reference.runtime]
-    resolved = resolve_recipe(
-        overrides=recipe,
-        model_recipe=main_runner.recipe_metadata(),
-        file_recipe=_read_recipe_file(Path(recipe_file)) if recipe_file else None,
-    )
+    resolved = resolve_model_recipe(opened, recipe, recipe_file)
+    runners = {name: models.runner_for(opened, name, resolved.recipe, opset) for name in dict.fromkeys(s.runtime for s in stacks)}
     if on_start:
         on_start(len(dataset.items))
     result = evaluate(runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress)
@@ -115,15 +193,38 @@ def check(
                 failed_both=[o for o in outcomes if o.status == "failed-both"],
             )
         )
+    libraries = {registry.library_of(name) for stack in stacks for _, name in stack.stages()}
     return Report(
-        model={"path": str(model_path), "sha256": file_sha256(model_path), "runtime": result.runtime_info},
+        model={**opened.identity, "runtime": result.runtime_info, "export": opened.export_info},
         data={"source": dataset.source, "images": len(dataset.items), "labelled": sum(i.label is not None for i in dataset.items)},
         recipe=resolved,
         reference=described[0],
         tolerance=tolerance,
         candidates=candidate_reports,
-        environment=environment.fingerprint(),
+        environment=environment.fingerprint(libraries),
         timings={k: round(v, 3) for k, v in result.timings.items()},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         class_names=dataset.class_names,
     )
+
+
+def export(
+    model: ModelLike | None,
+    output: str | Path,
+    recipe: Mapping[str, Any] | None = None,
+    recipe_file: str | Path | None = None,
+    model_factory: str | None = None,
+    weights: str | Path | None = None,
+    trust_model: bool = False,
+    opset: int = DEFAULT_OPSET,
+    dynamic_batch: bool = True,
+    exporter: str = "auto",
+) -> tuple[dict[str, str], ResolvedRecipe]:
+    """Export a PyTorch model to ONNX at ``output`` with its resolved recipe in the metadata.
+
+    ``exporter`` is ``auto`` (dynamo when onnxscript is installed, else legacy), ``dynamo`` or ``legacy``.
+    Returns what ran (exporter, opset, torch version) and the recipe written.
+    """
+    opened = models.open_model(_source(model, model_factory, weights, trust_model))
+    resolved = resolve_model_recipe(opened, recipe, recipe_file)
+    return models.export(opened, Path(output), resolved.recipe, opset, dynamic_batch, exporter), resolved

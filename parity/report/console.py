@@ -29,7 +29,12 @@ def _prediction(prediction: Prediction | None, error: str | None, names: dict[in
 def render(report: Report, console: Console, show_flips: int = 10) -> None:
     """Print the report: what ran, the per-candidate table, the worst flips, PASSED or FAILED."""
     model = report.model
-    console.print(f"[bold]model[/bold] {escape(model['path'])}  sha256 {model['sha256'][:12]}")
+    console.print(f"[bold]model[/bold] {escape(model['path'])}  sha256 {model['sha256'][:12]}  ({escape(model.get('format', 'onnx'))})")
+    if model.get("factory"):
+        console.print(f"[bold]factory[/bold] {escape(model['factory'])}")
+    if model.get("export"):
+        export = model["export"]
+        console.print(f"[bold]export[/bold] candidates run the ONNX export: {escape(export['exporter'])}, opset {export['opset']}, torch {export['torch']}")
     console.print(f"[bold]data[/bold]  {escape(report.data['source'])}: {report.data['images']} images, {report.data['labelled']} labelled")
     recipe = report.recipe.recipe
     by_origin: dict[str, list[str]] = {}
@@ -77,7 +82,7 @@ def _render_stacks(report: Report, console: Console) -> None:
 
 def _render_summary(report: Report, console: Console) -> None:
     table = Table(title="Reference vs candidates", title_justify="left")
-    for column in ("candidate", "flips", "flip rate [95% CI]", "top-5 agr.", "mean KL", "max |Δlogit|", "ref acc", "cand acc", "Δacc", "verdict"):
+    for column in ("candidate", "flips", "flip rate [95% CI]", "top-5 agr.", "mean KL", "mean |Δlogit|", "max |Δlogit|", "ref acc", "cand acc", "Δacc", "verdict"):
         table.add_column(column, justify="left" if column == "candidate" else "right")
     for candidate in report.candidates:
         m = candidate.metrics
@@ -91,8 +96,9 @@ def _render_summary(report: Report, console: Console) -> None:
             flips,
             f"{_percent(m.flip_rate)} [{_percent(m.flip_rate_low)}, {_percent(m.flip_rate_high)}]",
             _percent(m.top5_agreement),
-            "-" if m.mean_kl is None else f"{m.mean_kl:.4f}",
-            "-" if m.max_abs_logit_diff is None else f"{m.max_abs_logit_diff:.3f}",
+            "-" if m.mean_kl is None else f"{m.mean_kl:.3g}",
+            "-" if m.mean_abs_logit_diff is None else f"{m.mean_abs_logit_diff:.3g}",
+            "-" if m.max_abs_logit_diff is None else f"{m.max_abs_logit_diff:.3g}",
             "-" if m.reference_accuracy is None else f"{m.reference_correct}/{m.labelled} {_percent(m.reference_accuracy)}",
             "-" if m.candidate_accuracy is None else f"{m.candidate_correct}/{m.labelled} {_percent(m.candidate_accuracy)}",
             "-" if m.delta_accuracy is None else f"{m.delta_accuracy * 100:+.1f} pt",

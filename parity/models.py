@@ -1,0 +1,151 @@
+"""The model under test: an ONNX file, or a PyTorch model whose ONNX export is the deployment side.
+
+A PyTorch model runs the reference side eagerly (runtime ``torch``); candidates run its ONNX export in
+ONNX Runtime. Exports are cached by model content, recipe, opset and torch version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from parity import registry
+from parity.errors import ParityError
+from parity.spec import Recipe
+
+DEFAULT_OPSET = 18
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model comes from: a file, or a factory plus a state dict. ``trust`` allows files that run code."""
+
+    path: Path | None = None
+    factory: str | None = None
+    weights: Path | None = None
+    trust: bool = False
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.factory is None and self.path is not None and self.path.suffix.lower() == ".onnx"
+
+
+@dataclass
+class OpenedModel:
+    """A loaded model: its identity, the recipe it carries (if any) and its runners."""
+
+    source: ModelSource
+    identity: dict[str, Any]
+    carried_recipe: dict[str, Any] | None
+    recipe_origin: str
+    interpolation: str | None = None
+    module: Any = None
+    runners: dict[str, Any] = field(default_factory=dict)
+    export_info: dict[str, str] | None = None
+    onnx_path: Path | None = None  # a PyTorch model's export to use instead of exporting it here
+
+    @property
+    def is_torch(self) -> bool:
+        return self.module is not None
+
+
+def cache_dir() -> Path:
+    """``$PARITY_CACHE_DIR``, else ``$XDG_CACHE_HOME/parity``, else ``~/.cache/parity``."""
+    if os.environ.get("PARITY_CACHE_DIR"):
+        return Path(os.environ["PARITY_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "parity"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def torch_adapter() -> ModuleType:
+    """The PyTorch adapter, or a one-line error naming the extra that brings it."""
+    try:
+        return importlib.import_module("parity_adapters.torch")
+    except ImportError as exc:
+        raise ParityError(f"PyTorch models need the torch extra ({exc}); install it with: pip install 'parity[torch]'") from None
+
+
+def open_model(source: ModelSource) -> OpenedModel:
+    """Open an ONNX model in ONNX Runtime, or load a PyTorch model (safely unless ``source.trust``)."""
+    for path, what in ((source.path, "model"), (source.weights, "weights")):
+        if path is not None and path.is_dir():
+            raise ParityError(f"{path}: is a folder, not a {what} file")
+        if path is not None and not path.is_file():
+            raise ParityError(f"{path}: {what} file not found")
+    if source.is_onnx:
+        assert source.path is not None
+        runner = registry.get("runtime", "onnxruntime").function(source.path)
+        identity = {"path": str(source.path), "format": "onnx", "sha256": file_sha256(source.path)}
+        return OpenedModel(source, identity, runner.recipe_metadata(), "model metadata", runners={"onnxruntime": runner})
+    adapter = torch_adapter()
+    module, how = adapter.load_module(source.path, source.factory, source.weights, source.trust)
+    hashed = source.weights if source.factory else source.path
+    assert hashed is not None
+    identity = {**how, "path": str(hashed), "sha256": file_sha256(hashed)}
+    carried = adapter.recipe_from_pretrained_cfg(module)
+    fields, interpolation = carried if carried else (None, None)
+    return OpenedModel(source, identity, fields, "pretrained_cfg", interpolation, module=module)
+
+
+def runner_for(model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DEFAULT_OPSET) -> Any:
+    """The runner for ``runtime``: eager torch, or ONNX Runtime on the model (exported first if it is PyTorch)."""
+    if runtime in model.runners:
+        return model.runners[runtime]
+    if runtime == "torch":
+        if not model.is_torch:
+            raise ParityError("runtime 'torch' needs a PyTorch model; this one is ONNX")
+        runner = registry.get("runtime", "torch").function(model.module)
+    elif runtime == "onnxruntime" and model.is_torch:
+        path = model.onnx_path or exported_path(model, recipe, opset)
+        runner = registry.get("runtime", "onnxruntime").function(path)
+        model.export_info = json.loads(runner.metadata().get("parity.export", "{}"))
+    else:
+        runner = registry.get("runtime", runtime).function(model.source.path)
+    model.runners[runtime] = runner
+    return runner
+
+
+def exported_path(model: OpenedModel, recipe: Recipe, opset: int = DEFAULT_OPSET, dynamic_batch: bool = True) -> Path:
+    """The model's ONNX export for ``recipe``, from the cache or exported now."""
+    torch_version = torch_adapter().library_versions()["torch"]
+    key = hashlib.sha256(
+        json.dumps([model.identity, recipe.to_dict(), opset, dynamic_batch, torch_version], sort_keys=True).encode()
+    ).hexdigest()[:20]
+    path = cache_dir() / "exports" / f"{key}.onnx"
+    if not path.is_file():
+        export(model, path, recipe, opset, dynamic_batch)
+    return path
+
+
+def export(
+    model: OpenedModel, output: Path, recipe: Recipe, opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, exporter: str = "auto"
+) -> dict[str, str]:
+    """Export a PyTorch model to ``output`` (written atomically) with ``recipe`` in its metadata."""
+    if not model.is_torch:
+        raise ParityError(f"{model.source.path}: is already ONNX; export takes a PyTorch model")
+    if output.is_dir():
+        raise ParityError(f"{output}: is a folder; give a file path such as {output / 'model.onnx'}")
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        info = torch_adapter().export_onnx(model.module, partial, recipe, opset, dynamic_batch, exporter)
+        partial.replace(output)
+    except OSError as exc:
+        raise ParityError(f"{output}: cannot write the model ({exc.strerror or exc})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    model.export_info = info
+    return info
