@@ -51,3 +51,21 @@ def test_exported_model_carries_its_recipe_and_no_local_paths(lite0: Path) -> No
     assert json.loads(metadata["parity.export"])["exporter"] == "torch.onnx.export(dynamo=True)"
     assert not any(p.key == "pkg.torch.onnx.stack_trace" for node in model.graph.node for p in node.metadata_props)
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # dynamic batch
+
+
+def test_lite0_in_torch_against_its_own_onnx_export(shared_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lite = pytest.importorskip("parity_adapters.efficientnet_lite", reason="the demo extra is not installed")
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "torch.json"
+    result = runner.invoke(app, [
+        "check", "--model-factory", "parity_adapters.efficientnet_lite:lite0_architecture", "--weights", lite.lite0_weights(),
+        "--scale", "1", "--mean", "127", "--std", "128", "--data", str(shared_sample),
+        "--labels", str(shared_sample / "labels.csv"), "--deploy", "pil-bilinear", "--deploy", "opencv-bilinear", "--json", str(out),
+    ])
+    assert result.exit_code == 1, result.output
+    report = json.loads(out.read_text())
+    assert report["reference"]["stages"]["runtime"]["implementation"] == "torch"
+    assert report["model"]["export"]["exporter"] == "torch.onnx.export(dynamo=True)"
+    same, deployed = (c["metrics"] for c in report["candidates"])
+    assert same["flips"] == 0 and 0 < same["max_abs_logit_diff"] < 1e-4  # export noise alone: about 1.6e-5 here
+    assert (deployed["reference_correct"], deployed["candidate_correct"], deployed["flips"]) == (443, 442, 13)
