@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import tomllib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from parity import environment, models, registry
-from parity.compare import Tolerance, judge, summarize
-from parity.data import Dataset, discover
+from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
+from parity.data import Dataset, discover, read_labels_csv
 from parity.engine import evaluate
 from parity.errors import ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.report import CandidateReport, Report
-from parity.spec import PRESETS, REFERENCE_PRESET, ResolvedRecipe, Stack, resolve_recipe, resolve_stack
+from parity.runs import RunWriter, load_run
+from parity.spec import PRESETS, REFERENCE_PRESET, Recipe, ResolvedRecipe, Stack, resolve_recipe, resolve_stack
 
 ModelLike = str | Path | ModelSource
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A deployment stack with its own tolerance (``None``: the check's default tolerance)."""
+
+    stack: str | Stack
+    tolerance: Tolerance | None = None
+
+
+def _candidates(deploy: Sequence[str | Stack | Candidate], default: Tolerance) -> list[tuple[Stack, Tolerance]]:
+    pairs = []
+    for item in deploy:
+        candidate = item if isinstance(item, Candidate) else Candidate(item)
+        stack = candidate.stack if isinstance(candidate.stack, Stack) else resolve_stack(candidate.stack)
+        pairs.append((stack, candidate.tolerance or default))
+    return pairs
 
 
 def describe_stack(stack: Stack) -> dict[str, Any]:
@@ -30,6 +49,19 @@ def describe_stack(stack: Stack) -> dict[str, Any]:
             raise ParityError(f"stack {stack.name!r}: {exc}") from None
         stages[stage] = {"implementation": name, "library": adapter.library, "behaviour": adapter.description}
     return {"name": stack.name, "stages": stages}
+
+
+def candidate_report(stack: dict[str, Any], outcomes: list[ImageOutcome], tolerance: Tolerance) -> CandidateReport:
+    """Metrics, verdict and the listed images of one candidate."""
+    metrics = summarize(outcomes, tolerance.confidence)
+    return CandidateReport(
+        stack=stack,
+        tolerance=tolerance,
+        metrics=metrics,
+        verdict=judge(metrics, tolerance),
+        disagreements=[o for o in outcomes if o.disagrees],
+        failed_both=[o for o in outcomes if o.status == "failed-both"],
+    )
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -86,7 +118,7 @@ def _reference_stack(train: str | Stack | None, model: OpenedModel) -> Stack:
 
 def check(
     model: ModelLike | None,
-    deploy: Sequence[str | Stack],
+    deploy: Sequence[str | Stack | Candidate],
     data: str | Path | Dataset,
     train: str | Stack | None = None,
     labels: str | Path | None = None,
@@ -94,6 +126,9 @@ def check(
     limit: int | None = None,
     tolerance: Tolerance | str | float | None = None,
     max_flips: int | None = None,
+    gate: str | None = None,
+    confidence: str | float | None = None,
+    save_run: str | Path | None = None,
     recipe: Mapping[str, Any] | None = None,
     recipe_file: str | Path | None = None,
     model_factory: str | None = None,
@@ -112,18 +147,22 @@ def check(
     and ``weights`` (a state dict, read with ``weights_only=True``). A PyTorch model runs the
     reference in torch eager and the candidates on its ONNX export in ONNX Runtime.
 
-    ``tolerance`` is a :class:`Tolerance`, a rate (``"0.5%"``, ``0.005``) or ``None`` for 1%;
-    ``max_flips`` allows a count instead. The recipe resolves as flags (``recipe``) >
+    ``deploy`` items are stack names, :class:`Stack` objects or :class:`Candidate` (a stack with its
+    own tolerance). The default tolerance is ``tolerance`` (a :class:`Tolerance`, a rate such as
+    ``"0.5%"`` or ``0.005``, or ``None`` for 1%) or ``max_flips``, judged on the point estimate or,
+    with ``gate="upper"``, on the one-sided exact upper bound at ``confidence``. ``save_run`` keeps
+    every stack's per-image outputs in that folder for ``parity compare``. The recipe resolves as flags (``recipe``) >
     ``recipe_file`` > ``[tool.parity.recipe]`` in ./pyproject.toml > the model's own > defaults.
     ``on_start`` receives the number of images, ``on_progress`` the number finished since the last call.
     """
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
-    candidates = [d if isinstance(d, Stack) else resolve_stack(d) for d in deploy]
+    default = tolerance if isinstance(tolerance, Tolerance) else Tolerance.parse(tolerance, max_flips, gate, confidence)
+    candidates = _candidates(deploy, default)
     opened = models.open_model(_source(model, model_factory, weights, trust_model))
     return _check(
-        opened, candidates, data, train, labels, labels_from_folders, limit, tolerance, max_flips, recipe,
-        recipe_file, opset, batch_size, workers, on_progress, on_start,
+        opened, candidates, data, train, labels, labels_from_folders, limit, recipe,
+        recipe_file, opset, batch_size, workers, on_progress, on_start, save_run,
     )
 
 
@@ -142,19 +181,20 @@ def verify_export(
         raise ParityError(f"{source.path}: export verification needs the PyTorch model, not an ONNX file")
     opened.onnx_path = Path(exported)
     candidate = dataclasses.replace(_reference_stack(train, opened), runtime="onnxruntime")
-    return _check(opened, [candidate], data, train, **options)
+    tolerance = Tolerance.parse(
+        options.pop("tolerance", None), options.pop("max_flips", None), options.pop("gate", None), options.pop("confidence", None)
+    )
+    return _check(opened, [(candidate, tolerance)], data, train, **options)
 
 
 def _check(
     opened: OpenedModel,
-    candidates: list[Stack],
+    candidate_tolerances: list[tuple[Stack, Tolerance]],
     data: str | Path | Dataset,
     train: str | Stack | None = None,
     labels: str | Path | None = None,
     labels_from_folders: bool = False,
     limit: int | None = None,
-    tolerance: Tolerance | str | float | None = None,
-    max_flips: int | None = None,
     recipe: Mapping[str, Any] | None = None,
     recipe_file: str | Path | None = None,
     opset: int = DEFAULT_OPSET,
@@ -162,14 +202,14 @@ def _check(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    save_run: str | Path | None = None,
 ) -> Report:
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
     if workers is not None and workers < 1:
         raise ParityError("--workers must be at least 1")
-    if not isinstance(tolerance, Tolerance):
-        tolerance = Tolerance.parse(None if tolerance is None else str(tolerance), max_flips)
     reference = _reference_stack(train, opened)
+    candidates = [stack for stack, _ in candidate_tolerances]
     stacks = [reference, *candidates]
     described = [describe_stack(s) for s in stacks]
     dataset = data if isinstance(data, Dataset) else discover(
@@ -179,29 +219,26 @@ def _check(
     runners = {name: models.runner_for(opened, name, resolved.recipe, opset) for name in dict.fromkeys(s.runtime for s in stacks)}
     if on_start:
         on_start(len(dataset.items))
-    result = evaluate(runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress)
-
-    candidate_reports = []
-    for stack_info, outcomes in zip(described[1:], result.outcomes):
-        metrics = summarize(outcomes)
-        candidate_reports.append(
-            CandidateReport(
-                stack=stack_info,
-                metrics=metrics,
-                verdict=judge(metrics, tolerance),
-                disagreements=[o for o in outcomes if o.disagrees],
-                failed_both=[o for o in outcomes if o.status == "failed-both"],
-            )
-        )
     libraries = {registry.library_of(name) for stack in stacks for _, name in stack.stages()}
+    fingerprint = environment.fingerprint(libraries)
+    model_info = {**opened.identity, "export": opened.export_info}
+    writer = RunWriter(Path(save_run), dataset, described, model_info, resolved, fingerprint) if save_run else None
+    result = evaluate(
+        runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress,
+        writer.add if writer else None,
+    )
+    if writer:
+        writer.close()
     return Report(
-        model={**opened.identity, "runtime": result.runtime_info, "export": opened.export_info},
+        model={**model_info, "runtime": result.runtime_info},
         data={"source": dataset.source, "images": len(dataset.items), "labelled": sum(i.label is not None for i in dataset.items)},
         recipe=resolved,
         reference=described[0],
-        tolerance=tolerance,
-        candidates=candidate_reports,
-        environment=environment.fingerprint(libraries),
+        candidates=[
+            candidate_report(info, outcomes, tolerance)
+            for info, outcomes, (_, tolerance) in zip(described[1:], result.outcomes, candidate_tolerances)
+        ],
+        environment=fingerprint,
         timings={k: round(v, 3) for k, v in result.timings.items()},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         class_names=dataset.class_names,
@@ -228,3 +265,45 @@ def export(
     opened = models.open_model(_source(model, model_factory, weights, trust_model))
     resolved = resolve_model_recipe(opened, recipe, recipe_file)
     return models.export(opened, Path(output), resolved.recipe, opset, dynamic_batch, exporter), resolved
+
+
+def compare(
+    reference: str | Path,
+    candidate: str | Path,
+    labels: str | Path | None = None,
+    tolerance: Tolerance | str | float | None = None,
+    max_flips: int | None = None,
+    gate: str | None = None,
+    confidence: str | float | None = None,
+) -> Report:
+    """Compare two saved runs (``--save-run`` folders, ``.npz`` or ``.npy`` + ``.txt`` logits) image by image.
+
+    Images are matched by id; one missing from a run counts as that side's failure. Labels come from
+    ``labels`` (a CSV) or from the runs themselves. The metrics are the ones ``check`` computes.
+    """
+    ref, cand = load_run(Path(reference)), load_run(Path(candidate))
+    sizes = {row.shape[-1] for run in (ref, cand) for row in run.rows if not isinstance(row, str)}
+    if len(sizes) > 1:
+        raise ParityError(f"the runs have different numbers of classes: {sorted(sizes)}")
+    label_table = read_labels_csv(Path(labels))[0] if labels else {**cand.labels, **ref.labels}
+    ids = list(dict.fromkeys([*ref.ids, *cand.ids]))
+    rows_a, rows_b = dict(zip(ref.ids, ref.rows)), dict(zip(cand.ids, cand.rows))
+    outcomes = pair_outcomes(
+        ids,
+        [label_table.get(i, label_table.get(Path(i).name)) for i in ids],
+        [rows_a.get(i, f"missing from {ref.source}") for i in ids],
+        [rows_b.get(i, f"missing from {cand.source}") for i in ids],
+    )
+    default = tolerance if isinstance(tolerance, Tolerance) else Tolerance.parse(tolerance, max_flips, gate, confidence)
+    recipe = ResolvedRecipe(Recipe.from_dict(ref.recipe["values"]), ref.recipe["sources"]) if ref.recipe else None
+    return Report(
+        model={**ref.model, "run": ref.source, "candidate_run": cand.source, "candidate_model": cand.model},
+        data={"source": f"{ref.source} vs {cand.source}", "images": len(ids), "labelled": sum(i in label_table for i in ids)},
+        recipe=recipe,
+        reference=ref.stack,
+        candidates=[candidate_report({**cand.stack, "name": cand.stack.get("name", "candidate")}, outcomes, default)],
+        environment=ref.environment,
+        timings={},
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        class_names={**cand.class_names, **ref.class_names},
+    )

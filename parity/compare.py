@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from statistics import NormalDist
 
 import numpy as np
 
 from parity.errors import ParityError
+from parity.stats import clopper_pearson_upper, mcnemar_exact, wilson_interval
 
 TOP_K = 5
 
@@ -89,57 +89,77 @@ def pair_metrics(reference_logits: np.ndarray, candidate_logits: np.ndarray, k: 
     ]
 
 
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion; (0, 1) when there are no trials."""
-    if trials == 0:
-        return 0.0, 1.0
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+GATES = ("point", "upper")
+
+
+def parse_rate(text: str, flag: str) -> float:
+    """``0.5%`` or ``0.005`` as a fraction; a bare number must be below 1."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", str(text))
+    if not match:
+        raise ParityError(f"{flag} {text!r}: give a rate such as 0.5% or 0.005")
+    percent = bool(match.group(2))
+    value = float(match.group(1)) / (100 if percent else 1)
+    if not percent and value >= 1:
+        raise ParityError(f"{flag} {text!r}: a bare number is a fraction (0.01 = 1%); write {str(text).strip()}% for percent")
+    if not 0 <= value <= 1:
+        raise ParityError(f"{flag} {text!r}: a rate must lie between 0 and 100%")
+    return value
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How much disagreement a candidate may show: a rate (flips / images) or a count of flips."""
+    """How much disagreement a candidate may show, and how it is judged.
+
+    ``rate`` (flips / images) or ``max_flips`` (a count). ``gate="point"`` judges the observed
+    disagreements; ``gate="upper"`` judges the one-sided exact (Clopper-Pearson) upper bound at
+    ``confidence``, so a small sample cannot pass by luck.
+    """
 
     rate: float | None = 0.01
     max_flips: int | None = None
+    gate: str = "point"
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.gate not in GATES:
+            raise ParityError(f"--gate must be one of {', '.join(GATES)}, not {self.gate!r}")
+        if not 0.5 <= self.confidence < 1:
+            raise ParityError(f"--confidence must lie between 50% and 100%, not {self.confidence!r}")
 
     @classmethod
-    def parse(cls, rate: str | None = None, max_flips: int | None = None) -> Tolerance:
-        """From ``--tolerance`` (``0.5%`` or ``0.005``) or ``--max-flips N``; the default is 1%."""
+    def parse(
+        cls, rate: str | float | None = None, max_flips: int | None = None, gate: str | None = None, confidence: str | float | None = None
+    ) -> Tolerance:
+        """From ``--tolerance`` (``0.5%`` or ``0.005``) or ``--max-flips N``, ``--gate`` and ``--confidence``; the default is 1%, point."""
         if rate is not None and max_flips is not None:
             raise ParityError("give either --tolerance or --max-flips, not both")
+        if max_flips is not None and (isinstance(max_flips, bool) or not isinstance(max_flips, int) or max_flips < 0):
+            raise ParityError(f"--max-flips must be a whole number, 0 or more, not {max_flips!r}")
+        level = 0.95 if confidence is None else parse_rate(str(confidence), "--confidence")
+        options = {"gate": gate or "point", "confidence": level}
         if max_flips is not None:
-            if max_flips < 0:
-                raise ParityError("--max-flips must be 0 or more")
-            return cls(rate=None, max_flips=max_flips)
-        if rate is None:
-            return cls()
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", rate)
-        if not match:
-            raise ParityError(f"--tolerance {rate!r}: give a rate such as 0.5% or 0.005")
-        percent = bool(match.group(2))
-        value = float(match.group(1)) / (100 if percent else 1)
-        if not percent and value >= 1:
-            raise ParityError(f"--tolerance {rate!r}: a bare number is a fraction (0.01 = 1%); write {rate.strip()}% for percent")
-        if not 0 <= value <= 1:
-            raise ParityError(f"--tolerance {rate!r}: a rate must lie between 0 and 100%")
-        return cls(rate=value, max_flips=None)
+            return cls(rate=None, max_flips=max_flips, **options)
+        return cls(rate=0.01 if rate is None else parse_rate(str(rate), "--tolerance"), max_flips=None, **options)
 
-    def allows(self, disagreements: int, images: int) -> bool:
-        if self.max_flips is not None:
-            return disagreements <= self.max_flips
+    def allows(self, metrics: CandidateMetrics) -> bool:
+        if metrics.images == 0:
+            return False
+        if self.gate == "upper":
+            observed = clopper_pearson_upper(metrics.disagreements, metrics.images, self.confidence)
+            if self.max_flips is not None:
+                return observed * metrics.images <= self.max_flips + 1e-9
+        else:
+            observed = metrics.disagreements / metrics.images
+            if self.max_flips is not None:
+                return metrics.disagreements <= self.max_flips
         assert self.rate is not None
-        return images > 0 and disagreements <= self.rate * images + 1e-12
+        return observed <= self.rate + 1e-12
 
     def describe(self) -> str:
-        if self.max_flips is not None:
-            return f"at most {self.max_flips} flip(s)"
-        return f"flip rate at most {self.rate * 100:g}%"
+        limit = f"at most {self.max_flips} flip(s)" if self.max_flips is not None else f"flip rate at most {self.rate * 100:g}%"
+        if self.gate == "upper":
+            return f"{limit}, judged on the one-sided {self.confidence * 100:g}% upper bound"
+        return limit
 
 
 @dataclass(frozen=True)
@@ -168,6 +188,27 @@ class ImageOutcome:
         return self.status in ("flipped", "failed-reference", "failed-candidate")
 
 
+def pair_outcomes(
+    ids: list[str], labels: list[int | None], reference: list[np.ndarray | str], candidate: list[np.ndarray | str]
+) -> list[ImageOutcome]:
+    """Per-image outcomes from two sides' logits rows; a string in place of a row is that side's failure."""
+    def side(column: list[np.ndarray | str]) -> tuple[dict[int, Prediction], dict[int, str]]:
+        ok = [i for i, v in enumerate(column) if not isinstance(v, str)]
+        found = dict(zip(ok, predictions(np.stack([column[i] for i in ok])))) if ok else {}
+        return found, {i: v for i, v in enumerate(column) if isinstance(v, str)}
+
+    (ref_pred, ref_err), (cand_pred, cand_err) = side(reference), side(candidate)
+    both = [i for i in range(len(ids)) if i in ref_pred and i in cand_pred]
+    metrics = {}
+    if both:
+        paired = pair_metrics(np.stack([reference[i] for i in both]), np.stack([candidate[i] for i in both]))
+        metrics = dict(zip(both, paired))
+    return [
+        ImageOutcome(ids[i], labels[i], ref_pred.get(i), cand_pred.get(i), metrics.get(i), ref_err.get(i), cand_err.get(i))
+        for i in range(len(ids))
+    ]
+
+
 @dataclass(frozen=True)
 class CandidateMetrics:
     """Aggregate comparison of one candidate against the reference."""
@@ -182,6 +223,7 @@ class CandidateMetrics:
     flip_rate: float
     flip_rate_low: float
     flip_rate_high: float
+    flip_rate_upper: float
     top5_agreement: float | None
     mean_abs_logit_diff: float | None
     max_abs_logit_diff: float | None
@@ -192,14 +234,19 @@ class CandidateMetrics:
     reference_accuracy: float | None
     candidate_accuracy: float | None
     delta_accuracy: float | None
+    right_to_wrong: int | None
+    wrong_to_right: int | None
+    mcnemar_p: float | None
 
 
 def summarize(outcomes: list[ImageOutcome], confidence: float = 0.95) -> CandidateMetrics:
     """Aggregate per-image outcomes.
 
     The flip rate is disagreements (flips plus images only one side could process) over the
-    images at least one side processed. Accuracy counts a failed image as wrong for that side;
-    Δaccuracy is reference minus candidate, so positive means deployment is worse.
+    images at least one side processed, with a two-sided Wilson interval and a one-sided exact
+    upper bound at ``confidence``. Accuracy counts a failed image as wrong for that side;
+    Δaccuracy is reference minus candidate, so positive means deployment is worse. With labels,
+    McNemar's exact test compares right-to-wrong with wrong-to-right images.
     """
     counts = {s: 0 for s in ("agreed", "flipped", "failed-reference", "failed-candidate", "failed-both")}
     for outcome in outcomes:
@@ -212,6 +259,10 @@ def summarize(outcomes: list[ImageOutcome], confidence: float = 0.95) -> Candida
     ref_correct = sum(o.reference is not None and o.reference.top1 == o.label for o in labelled)
     cand_correct = sum(o.candidate is not None and o.candidate.top1 == o.label for o in labelled)
     n_lab = len(labelled)
+    ref_right = [o.reference is not None and o.reference.top1 == o.label for o in labelled]
+    cand_right = [o.candidate is not None and o.candidate.top1 == o.label for o in labelled]
+    right_to_wrong = sum(r and not c for r, c in zip(ref_right, cand_right))
+    wrong_to_right = sum(c and not r for r, c in zip(ref_right, cand_right))
     return CandidateMetrics(
         images=len(judged),
         compared=counts["agreed"] + counts["flipped"],
@@ -223,6 +274,7 @@ def summarize(outcomes: list[ImageOutcome], confidence: float = 0.95) -> Candida
         flip_rate=disagreements / len(judged) if judged else 0.0,
         flip_rate_low=low,
         flip_rate_high=high,
+        flip_rate_upper=clopper_pearson_upper(disagreements, len(judged), confidence) if judged else 1.0,
         top5_agreement=float(np.mean([m.top5_overlap for m in paired])) if paired else None,
         mean_abs_logit_diff=float(np.mean([m.mean_abs_diff for m in paired])) if paired else None,
         max_abs_logit_diff=float(np.max([m.max_abs_diff for m in paired])) if paired else None,
@@ -233,6 +285,9 @@ def summarize(outcomes: list[ImageOutcome], confidence: float = 0.95) -> Candida
         reference_accuracy=ref_correct / n_lab if n_lab else None,
         candidate_accuracy=cand_correct / n_lab if n_lab else None,
         delta_accuracy=(ref_correct - cand_correct) / n_lab if n_lab else None,
+        right_to_wrong=right_to_wrong if n_lab else None,
+        wrong_to_right=wrong_to_right if n_lab else None,
+        mcnemar_p=mcnemar_exact(right_to_wrong, wrong_to_right) if n_lab else None,
     )
 
 
@@ -246,8 +301,9 @@ class Verdict:
 
 def judge(metrics: CandidateMetrics, tolerance: Tolerance) -> Verdict:
     """Compare a candidate's disagreements with the tolerance."""
-    observed = f"{metrics.disagreements} of {metrics.images} images disagree ({metrics.flip_rate:.2%})"
     if metrics.images == 0:
         return Verdict(False, "no image could be processed by either side")
-    passed = tolerance.allows(metrics.disagreements, metrics.images)
-    return Verdict(passed, f"{observed}; tolerance: {tolerance.describe()}")
+    observed = f"{metrics.disagreements} of {metrics.images} images disagree ({metrics.flip_rate:.2%}"
+    if tolerance.gate == "upper":
+        observed += f", one-sided {tolerance.confidence * 100:g}% upper bound {metrics.flip_rate_upper:.2%}"
+    return Verdict(tolerance.allows(metrics), f"{observed}); tolerance: {tolerance.describe()}")

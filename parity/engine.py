@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from parity import ops, registry
-from parity.compare import ImageOutcome, Prediction, pair_metrics, predictions
+from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
 from parity.spec import Recipe, Stack
 
@@ -40,21 +40,16 @@ class StageFailure:
 
 
 @dataclass
-class Run:
-    """One stack's per-image outputs."""
-
-    stack: Stack
-    predictions: dict[str, Prediction] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class EngineResult:
-    reference: Run
-    candidates: list[Run]
+    """Per candidate, each image's outcome against the reference; timings; what each runtime reported."""
+
     outcomes: list[list[ImageOutcome]]
     timings: dict[str, float]
     runtime_info: dict[str, Any]
+
+
+# Receives, per batch and per stack (0 = reference), the images and their logits or failures.
+LogitsSink = Callable[[int, list[ImageItem], list["np.ndarray | StageFailure"]], None]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -124,6 +119,7 @@ def evaluate(
     batch_size: int = 8,
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_logits: LogitsSink | None = None,
 ) -> EngineResult:
     """Run every stack over ``dataset`` and pair each candidate's outputs with the reference's.
 
@@ -133,7 +129,6 @@ def evaluate(
     for runner in runners.values():
         runner.check_input(ops.tensor_shape(recipe))
 
-    runs = [Run(stack) for stack in stacks]
     outcomes: list[list[ImageOutcome]] = [[] for _ in candidates]
     timings = {"preprocess_wait_s": 0.0, "inference_s": 0.0}
     started = time.perf_counter()
@@ -155,7 +150,10 @@ def evaluate(
             infer_start = time.perf_counter()
             logits = _infer(current, stacks, tensors, runners)
             timings["inference_s"] += time.perf_counter() - infer_start
-            _record(current, runs, logits, outcomes)
+            if on_logits:
+                for index, column in enumerate(logits):
+                    on_logits(index, current, column)
+            _record(current, logits, outcomes)
             if on_progress:
                 on_progress(len(current))
             current = following
@@ -163,7 +161,7 @@ def evaluate(
     runtime_info = {
         name: {"input": r.input_name, "shape": r.input_shape, "providers": r.providers} for name, r in runners.items()
     }
-    return EngineResult(runs[0], runs[1:], outcomes, timings, runtime_info)
+    return EngineResult(outcomes, timings, runtime_info)
 
 
 def _infer(
@@ -196,40 +194,9 @@ def _infer(
     return per_stack
 
 
-def _record(
-    batch: list[ImageItem],
-    runs: list[Run],
-    logits: list[list[np.ndarray | StageFailure]],
-    outcomes: list[list[ImageOutcome]],
-) -> None:
-    for run, column in zip(runs, logits):
-        ok = [i for i, v in enumerate(column) if not isinstance(v, StageFailure)]
-        preds = predictions(np.stack([column[i] for i in ok])) if ok else []
-        for i, pred in zip(ok, preds):
-            run.predictions[batch[i].id] = pred
-        for i, v in enumerate(column):
-            if isinstance(v, StageFailure):
-                run.failures[batch[i].id] = str(v)
-    reference_column = logits[0]
+def _record(batch: list[ImageItem], logits: list[list[np.ndarray | StageFailure]], outcomes: list[list[ImageOutcome]]) -> None:
+    ids, labels = [item.id for item in batch], [item.label for item in batch]
+    reference = [str(v) if isinstance(v, StageFailure) else v for v in logits[0]]
     for candidate_index, column in enumerate(logits[1:]):
-        both = [
-            i for i in range(len(batch))
-            if not isinstance(reference_column[i], StageFailure) and not isinstance(column[i], StageFailure)
-        ]
-        metrics = {}
-        if both:
-            paired = pair_metrics(np.stack([reference_column[i] for i in both]), np.stack([column[i] for i in both]))
-            metrics = dict(zip(both, paired))
-        candidate_run = runs[candidate_index + 1]
-        for i, item in enumerate(batch):
-            outcomes[candidate_index].append(
-                ImageOutcome(
-                    image=item.id,
-                    label=item.label,
-                    reference=runs[0].predictions.get(item.id),
-                    candidate=candidate_run.predictions.get(item.id),
-                    metrics=metrics.get(i),
-                    reference_error=runs[0].failures.get(item.id),
-                    candidate_error=candidate_run.failures.get(item.id),
-                )
-            )
+        candidate = [str(v) if isinstance(v, StageFailure) else v for v in column]
+        outcomes[candidate_index].extend(pair_outcomes(ids, labels, reference, candidate))

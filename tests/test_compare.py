@@ -17,9 +17,10 @@ from parity.compare import (
     pair_metrics,
     predictions,
     summarize,
-    wilson_interval,
+
 )
 from parity.errors import ParityError
+from parity.stats import wilson_interval
 
 
 def test_wilson_interval_textbook_values() -> None:

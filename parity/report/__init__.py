@@ -17,6 +17,7 @@ class CandidateReport:
     """One candidate stack against the reference."""
 
     stack: dict[str, Any]
+    tolerance: Tolerance
     metrics: CandidateMetrics
     verdict: Verdict
     disagreements: list[ImageOutcome]
@@ -29,9 +30,8 @@ class Report:
 
     model: dict[str, Any]
     data: dict[str, Any]
-    recipe: ResolvedRecipe
+    recipe: ResolvedRecipe | None
     reference: dict[str, Any]
-    tolerance: Tolerance
     candidates: list[CandidateReport]
     environment: dict[str, str]
     timings: dict[str, float]
@@ -50,12 +50,12 @@ class Report:
             "passed": self.passed,
             "model": self.model,
             "data": self.data,
-            "recipe": {"values": self.recipe.recipe.to_dict(), "sources": self.recipe.sources},
+            "recipe": {"values": self.recipe.recipe.to_dict(), "sources": self.recipe.sources} if self.recipe else None,
             "reference": self.reference,
-            "tolerance": dataclasses.asdict(self.tolerance),
             "candidates": [
                 {
                     "stack": c.stack,
+                    "tolerance": dataclasses.asdict(c.tolerance),
                     "verdict": dataclasses.asdict(c.verdict),
                     "metrics": dataclasses.asdict(c.metrics),
                     "disagreements": [_outcome_dict(o) for o in c.disagreements],
