@@ -2,9 +2,10 @@
 
 __version__ = "0.1.0"
 
-from parity.api import check  # noqa: E402
+from parity.api import Candidate, check, compare  # noqa: E402
+from parity.assertions import assert_parity  # noqa: E402
 from parity.compare import Tolerance  # noqa: E402
 from parity.errors import ParityError  # noqa: E402
 from parity.report import Report  # noqa: E402
 
-__all__ = ["check", "Report", "Tolerance", "ParityError", "__version__"]
+__all__ = ["assert_parity", "check", "compare", "Candidate", "Report", "Tolerance", "ParityError", "__version__"]

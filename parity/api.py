@@ -229,6 +229,7 @@ def _check(
     )
     if writer:
         writer.close()
+    saved = [str(folder) for folder in writer.folders] if writer else []
     return Report(
         model={**model_info, "runtime": result.runtime_info},
         data={"source": dataset.source, "images": len(dataset.items), "labelled": sum(i.label is not None for i in dataset.items)},
@@ -242,6 +243,7 @@ def _check(
         timings={k: round(v, 3) for k, v in result.timings.items()},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         class_names=dataset.class_names,
+        saved_runs=saved,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -16,10 +17,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from parity import api, demo as demo_module
+from parity import api, config, demo as demo_module, stats
 from parity.data import Dataset
 from parity.errors import ParityError
-from parity.report import Report, console as console_report, json_report
+from parity.compare import parse_rate
+from parity.report import Report, console as console_report, json_report, junit, markdown
 from parity.spec import PRESETS, REFERENCE_PRESET, resolve_stack
 
 app = typer.Typer(
@@ -79,6 +81,10 @@ def _triple(text: Optional[str], flag: str) -> Optional[tuple[float, float, floa
 
 
 # Options shared by several commands.
+GateOption = typer.Option(None, "--gate", help="Judge the point estimate (point, default) or the one-sided exact upper bound (upper).")
+ConfidenceOption = typer.Option(None, "--confidence", help="Confidence level of the intervals and the upper-bound gate (default 95%).")
+JunitOption = typer.Option(None, "--junit", help="Write a JUnit XML report here (one test case per candidate).")
+MarkdownOption = typer.Option(None, "--markdown", help="Write a Markdown report here (for a pull-request comment).")
 ModelArgument = typer.Argument(None, help="The model: .onnx, or a PyTorch file (TorchScript, .pt2, pickled module: need --trust-model).", show_default=False)
 FactoryOption = typer.Option(None, "--model-factory", help="PyTorch model factory package.module:function (with --weights).")
 WeightsOption = typer.Option(None, "--weights", help="State dict for --model-factory, loaded with torch.load(weights_only=True).")
@@ -116,38 +122,61 @@ def _recipe_flags(
     }
 
 
-def _run(json_path: Optional[Path], show_flips: int, progress: bool, verify_export: Optional[Path] = None, **check_args: Any) -> Report:
-    """Run :func:`parity.api.check` (or :func:`parity.api.verify_export`) with a progress bar, print the report, write the JSON."""
-    if json_path is not None:
-        json_report.check_writable(json_path)
+@dataclass
+class Outputs:
+    """Where the report goes besides the console."""
+
+    json: Optional[Path] = None
+    junit: Optional[Path] = None
+    markdown: Optional[Path] = None
+    show_flips: int = 10
+
+    def check_writable(self) -> None:
+        for path in (self.json, self.junit, self.markdown):
+            if path is not None:
+                json_report.check_writable(path)
+
+    def write(self, report: Report) -> None:
+        console_report.render(report, out, self.show_flips)
+        for path, view, name in ((self.json, json_report, "JSON"), (self.junit, junit, "JUnit"), (self.markdown, markdown, "Markdown")):
+            if path is not None:
+                view.write(report, path)
+                out.print(f"{name} report written to {escape(str(path))}")
+
+
+def _run(outputs: Outputs, progress: bool, verify_export: Optional[Path] = None, **check_args: Any) -> Report:
+    """Run :func:`parity.api.check` (or :func:`parity.api.verify_export`) with a progress bar, then write the reports."""
+    outputs.check_writable()
     with _progress(progress and err.is_terminal) as (on_start, on_progress):
         if verify_export is not None:
             report = api.verify_export(exported=verify_export, on_start=on_start, on_progress=on_progress, **check_args)
         else:
             report = api.check(on_start=on_start, on_progress=on_progress, **check_args)
-    console_report.render(report, out, show_flips)
-    if json_path is not None:
-        json_report.write(report, json_path)
-        out.print(f"JSON report written to {escape(str(json_path))}")
+    outputs.write(report)
     return report
 
 
 @app.command()
 def check(
     model: Optional[Path] = ModelArgument,
-    data: Path = typer.Option(..., "--data", help="A folder of images (searched recursively), one image, or a text file of paths."),
+    data: Optional[Path] = typer.Option(None, "--data", help="A folder of images (searched recursively), one image, or a text file of paths."),
     deploy: Optional[list[str]] = DeployOption,
     train: Optional[str] = TrainOption,
     model_factory: Optional[str] = FactoryOption,
     weights: Optional[Path] = WeightsOption,
-    trust_model: bool = TrustOption,
-    opset: int = OpsetOption,
+    trust_model: Optional[bool] = typer.Option(None, "--trust-model", help="Allow model files that run code or unpickle objects (TorchScript, .pt2, pickled modules)."),
+    opset: Optional[int] = typer.Option(None, "--opset", help="ONNX opset for exporting a PyTorch model (default 18)."),
     labels: Optional[Path] = LabelsOption,
-    labels_from_folders: bool = FoldersOption,
+    labels_from_folders: Optional[bool] = typer.Option(None, "--labels-from-folders", help="Take labels from class subfolders (ImageFolder order)."),
     limit: Optional[int] = LimitOption,
     tolerance: Optional[str] = ToleranceOption,
     max_flips: Optional[int] = MaxFlipsOption,
+    gate: Optional[str] = GateOption,
+    confidence: Optional[str] = ConfidenceOption,
     json_path: Optional[Path] = JsonOption,
+    junit_path: Optional[Path] = JunitOption,
+    markdown_path: Optional[Path] = MarkdownOption,
+    save_run: Optional[Path] = typer.Option(None, "--save-run", help="Keep every stack's per-image outputs in this folder, for `parity compare`."),
     recipe_file: Optional[Path] = RecipeFileOption,
     resize: Optional[int] = ResizeOption,
     resize_policy: Optional[str] = PolicyOption,
@@ -156,26 +185,93 @@ def check(
     mean: Optional[str] = MeanOption,
     std: Optional[str] = StdOption,
     channel_order: Optional[str] = ChannelOption,
-    batch_size: int = BatchOption,
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per runtime batch (default 8)."),
     workers: Optional[int] = WorkersOption,
     show_flips: int = ShowOption,
     progress: bool = ProgressOption,
 ) -> None:
     """Run the training and deployment stacks on the same images and gate on top-1 flips.
 
-    A PyTorch model runs the training side in torch and the deployment side on its ONNX export.
+    Every option can also come from [tool.parity] in ./pyproject.toml; flags win. A PyTorch model
+    runs the training side in torch and the deployment side on its ONNX export.
     """
     with _errors_to_exit_code():
-        if not deploy:
-            raise ParityError("give at least one --deploy STACK (see `parity stacks`)")
+        project = config.load()
+
+        def pick(flag: Any, key: str, default: Any = None) -> Any:
+            return flag if flag is not None else (project.get(key, default) if project else default)
+
+        gate, confidence = pick(gate, "gate"), pick(confidence, "confidence")
+        if deploy:
+            candidates: list[Any] = list(deploy)
+        elif project and project.candidates:
+            candidates = [api.Candidate(c.stack, project.tolerance_for(c, gate, confidence)) for c in project.candidates]
+        else:
+            raise ParityError("give at least one --deploy STACK (see `parity stacks`), or candidates in [tool.parity]")
+        data = pick(data, "data")
+        if data is None:
+            raise ParityError("give --data (a folder of images), or data in [tool.parity]")
+        model, model_factory = pick(model, "model"), pick(model_factory, "model_factory")
+        if model is None and model_factory is None:
+            raise ParityError("give a model file (or --model-factory with --weights), or model in [tool.parity]")
+        flag_tolerance = tolerance is not None or max_flips is not None
+        outputs = Outputs(pick(json_path, "json"), pick(junit_path, "junit"), pick(markdown_path, "markdown"), show_flips)
         report = _run(
-            json_path, show_flips, progress,
-            model=model, model_factory=model_factory, weights=weights, trust_model=trust_model, opset=opset,
-            deploy=deploy, data=data, train=train, labels=labels, labels_from_folders=labels_from_folders,
-            limit=limit, tolerance=tolerance, max_flips=max_flips, batch_size=batch_size, workers=workers,
+            outputs, progress,
+            model=model, model_factory=model_factory, weights=pick(weights, "weights"),
+            trust_model=bool(pick(trust_model, "trust_model", False)), opset=pick(opset, "opset", 18),
+            deploy=candidates, data=data, train=pick(train, "train"), labels=pick(labels, "labels"),
+            labels_from_folders=bool(pick(labels_from_folders, "labels_from_folders", False)), limit=pick(limit, "limit"),
+            tolerance=tolerance if flag_tolerance else pick(None, "tolerance"),
+            max_flips=max_flips if flag_tolerance else pick(None, "max_flips"),
+            gate=gate, confidence=confidence, save_run=pick(save_run, "save_run"),
+            batch_size=pick(batch_size, "batch_size", 8), workers=pick(workers, "workers"),
             recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file=recipe_file,
         )
+        if report.saved_runs:
+            out.print("runs saved: " + ", ".join(escape(str(p)) for p in report.saved_runs))
     raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+
+
+@app.command()
+def compare(
+    reference: Path = typer.Argument(..., help="The reference run: a --save-run folder, an .npz, or an .npy with a .txt of ids."),
+    candidate: Path = typer.Argument(..., help="The candidate run, in the same forms."),
+    labels: Optional[Path] = LabelsOption,
+    tolerance: Optional[str] = ToleranceOption,
+    max_flips: Optional[int] = MaxFlipsOption,
+    gate: Optional[str] = GateOption,
+    confidence: Optional[str] = ConfidenceOption,
+    json_path: Optional[Path] = JsonOption,
+    junit_path: Optional[Path] = JunitOption,
+    markdown_path: Optional[Path] = MarkdownOption,
+    show_flips: int = ShowOption,
+) -> None:
+    """Compare two saved runs image by image (one may come from another machine or tool) and gate like check."""
+    with _errors_to_exit_code():
+        outputs = Outputs(json_path, junit_path, markdown_path, show_flips)
+        outputs.check_writable()
+        report = api.compare(reference, candidate, labels, tolerance, max_flips, gate, confidence)
+        outputs.write(report)
+    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+
+
+@app.command()
+def plan(
+    tolerance: str = typer.Option(..., "--tolerance", help="The flip rate to certify, e.g. 0.5%."),
+    confidence: str = typer.Option("95%", "--confidence", help="One-sided confidence level."),
+    flips: int = typer.Option(0, "--flips", min=0, help="Flips you expect to see (0: certify with none)."),
+) -> None:
+    """How many images certify a flip rate: the fewest for which the exact upper bound stays within it."""
+    with _errors_to_exit_code():
+        rate, level = parse_rate(tolerance, "--tolerance"), parse_rate(confidence, "--confidence")
+        if not 0 < rate < 1 or not 0.5 <= level < 1:
+            raise ParityError("--tolerance must lie strictly between 0 and 100%, --confidence between 50% and 100%")
+        needed = stats.images_to_certify(rate, level, flips)
+        out.print(
+            f"{needed} images: with {flips} flip(s) among them, the one-sided {level * 100:g}% exact (Clopper-Pearson) "
+            f"upper bound on the flip rate is at most {rate * 100:g}% (`--gate upper --tolerance {tolerance}`)."
+        )
 
 
 @app.command()
@@ -221,7 +317,7 @@ def export(
         if not verify:
             raise typer.Exit(EXIT_PASS)
         report = _run(
-            json_path, show_flips, progress, verify_export=output,
+            Outputs(json_path, show_flips=show_flips), progress, verify_export=output,
             model=source, data=data, train=train, labels=labels, limit=limit, tolerance=tolerance,
             max_flips=max_flips, recipe=resolved.recipe.to_dict(),
         )
@@ -274,7 +370,7 @@ def demo(
         model = demo_module.demo_model()
         dataset: Path | Dataset = data if data is not None else demo_module.demo_dataset()
         report = _run(
-            json_path, show_flips, progress,
+            Outputs(json_path, show_flips=show_flips), progress,
             model=model, deploy=deploy or ["opencv-bilinear"], data=dataset, train=train, labels=labels,
             labels_from_folders=labels_from_folders, limit=limit, tolerance=tolerance, max_flips=max_flips,
             batch_size=batch_size, workers=workers,

@@ -68,7 +68,8 @@ def test_exit_2_with_a_one_line_error(args: list[str], message: str, tiny_model:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["check", "m.onnx", "-d", "opencv-bilinear"], "error: Missing option '--data'. (see `parity check --help`)"),
+        (["check", "m.onnx", "-d", "opencv-bilinear"], "error: give --data (a folder of images), or data in [tool.parity]"),
+        (["compare", "run-a"], "error: Missing argument 'candidate'. (see `parity compare --help`)"),
         (["check", "m.onnx", "--data", ".", "--frobnicate"], "error: No such option: --frobnicate"),
         (["check", "m.onnx", "--data", ".", "--limit", "many"], "error: Invalid value for '--limit'"),
         (["transmogrify"], "error: No such command 'transmogrify'."),

@@ -37,6 +37,7 @@ class Report:
     timings: dict[str, float]
     created: str
     class_names: dict[int, str] = field(default_factory=dict)
+    saved_runs: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:

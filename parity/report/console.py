@@ -81,8 +81,10 @@ def _render_stacks(report: Report, console: Console) -> None:
 
 
 def _render_summary(report: Report, console: Console) -> None:
-    table = Table(title="Reference vs candidates", title_justify="left")
-    for column in ("candidate", "flips", "flip rate [95% CI]", "top-5 agr.", "mean KL", "mean |Δlogit|", "max |Δlogit|", "ref acc", "cand acc", "Δacc", "verdict"):
+    confidence = {f"{c.tolerance.confidence * 100:g}%" for c in report.candidates}
+    title = f"Reference vs candidates (intervals at {', '.join(sorted(confidence))}; exact upper: one-sided Clopper-Pearson)"
+    table = Table(title=title, title_justify="left")
+    for column in ("candidate", "flips", "flip rate [CI]", "exact upper", "top-5 agr.", "mean KL", "mean |Δlogit|", "max |Δlogit|", "ref acc", "cand acc", "Δacc", "verdict"):
         table.add_column(column, justify="left" if column == "candidate" else "right")
     for candidate in report.candidates:
         m = candidate.metrics
@@ -95,6 +97,7 @@ def _render_summary(report: Report, console: Console) -> None:
             escape(candidate.stack["name"]),
             flips,
             f"{_percent(m.flip_rate)} [{_percent(m.flip_rate_low)}, {_percent(m.flip_rate_high)}]",
+            _percent(m.flip_rate_upper),
             _percent(m.top5_agreement),
             "-" if m.mean_kl is None else f"{m.mean_kl:.3g}",
             "-" if m.mean_abs_logit_diff is None else f"{m.mean_abs_logit_diff:.3g}",
@@ -105,6 +108,15 @@ def _render_summary(report: Report, console: Console) -> None:
             "[green]pass[/green]" if candidate.verdict.passed else "[red]FAIL[/red]",
         )
     console.print(table)
+    for candidate in report.candidates:
+        m = candidate.metrics
+        if m.mcnemar_p is not None and (m.right_to_wrong or m.wrong_to_right):
+            reading = "deployment loses accuracy" if m.mcnemar_p < 0.05 and m.right_to_wrong > m.wrong_to_right else (
+                "deployment gains accuracy" if m.mcnemar_p < 0.05 else "churn, not a significant accuracy change")
+            console.print(
+                f"  {escape(candidate.stack['name'])}: {m.right_to_wrong} right→wrong, {m.wrong_to_right} wrong→right, "
+                f"McNemar exact p = {m.mcnemar_p:.3g} ({reading})"
+            )
 
 
 def _render_disagreements(candidate: CandidateReport, report: Report, console: Console, limit: int) -> None:

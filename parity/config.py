@@ -1,0 +1,106 @@
+"""``[tool.parity]`` in ./pyproject.toml: what to check, so a CI step is just ``parity check``.
+
+Flags override every key. Paths are relative to the folder holding pyproject.toml. Example::
+
+    [tool.parity]
+    model = "lite0.onnx"
+    data = "photos"
+    labels = "photos/labels.csv"
+    gate = "upper"              # or "point" (the default)
+    confidence = "95%"
+    tolerance = "1%"            # the default for candidates that set none
+    junit = "parity-junit.xml"  # also: json, markdown
+
+    [[tool.parity.candidates]]
+    stack = "opencv-bilinear"
+    tolerance = "3%"
+
+    [tool.parity.recipe]        # read by every command run in this folder
+    crop_size = 224
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from parity.compare import Tolerance
+from parity.errors import ParityError
+
+PATH_KEYS = ("model", "weights", "data", "labels", "json", "junit", "markdown", "save_run")
+SCALAR_KEYS = (
+    "model_factory", "trust_model", "labels_from_folders", "train", "tolerance", "max_flips", "gate",
+    "confidence", "limit", "opset", "batch_size", "workers",
+)
+TABLE_KEYS = ("candidates", "deploy", "recipe")
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    """One configured deployment stack and its own tolerance, if it has one."""
+
+    stack: str
+    tolerance: str | None = None
+    max_flips: int | None = None
+
+
+@dataclass
+class ProjectConfig:
+    """The validated ``[tool.parity]`` table; ``values`` holds the scalar and path keys."""
+
+    path: Path
+    values: dict[str, Any] = field(default_factory=dict)
+    candidates: list[CandidateConfig] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def tolerance_for(self, candidate: CandidateConfig, gate: str | None, confidence: str | float | None) -> Tolerance | None:
+        """The candidate's own tolerance (with the run's gate and confidence), or None to use the default."""
+        if candidate.tolerance is None and candidate.max_flips is None:
+            return None
+        return Tolerance.parse(candidate.tolerance, candidate.max_flips, gate, confidence)
+
+
+def load(folder: Path | None = None) -> ProjectConfig | None:
+    """``[tool.parity]`` from ``folder/pyproject.toml`` (the working directory), or None if there is none."""
+    path = (folder or Path.cwd()) / "pyproject.toml"
+    if not path.is_file():
+        return None
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("parity")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ParityError(f"{path}: not readable TOML ({exc})") from None
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ParityError(f"{path}: [tool.parity] must be a table")
+    unknown = set(table) - set(PATH_KEYS) - set(SCALAR_KEYS) - set(TABLE_KEYS)
+    if unknown:
+        known = ", ".join(sorted({*PATH_KEYS, *SCALAR_KEYS, *TABLE_KEYS}))
+        raise ParityError(f"{path}: unknown key(s) in [tool.parity]: {', '.join(sorted(unknown))} (known: {known})")
+    values: dict[str, Any] = {}
+    for key in PATH_KEYS:
+        if key in table:
+            if not isinstance(table[key], str):
+                raise ParityError(f"{path}: tool.parity.{key} must be a path string")
+            values[key] = path.parent / table[key]
+    for key in SCALAR_KEYS:
+        if key in table:
+            values[key] = table[key]
+    return ProjectConfig(path, values, _candidates(path, table))
+
+
+def _candidates(path: Path, table: dict[str, Any]) -> list[CandidateConfig]:
+    found = []
+    for entry in table.get("deploy", []):
+        if not isinstance(entry, str):
+            raise ParityError(f"{path}: tool.parity.deploy must be a list of stack names")
+        found.append(CandidateConfig(entry))
+    for entry in table.get("candidates", []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("stack"), str) or set(entry) - {"stack", "tolerance", "max_flips"}:
+            raise ParityError(f"{path}: each [[tool.parity.candidates]] needs stack = \"...\" and optionally tolerance or max_flips")
+        found.append(CandidateConfig(entry["stack"], entry.get("tolerance"), entry.get("max_flips")))
+    return found

@@ -1,0 +1,51 @@
+"""JUnit XML view of a Report: one test case per candidate, written with the standard library."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from parity.errors import ParityError
+from parity.report import CandidateReport, Report
+
+
+def _details(candidate: CandidateReport, limit: int = 20) -> str:
+    lines = [candidate.verdict.reason, ""]
+    for outcome in candidate.disagreements[:limit]:
+        ref = f"{outcome.reference.top1}" if outcome.reference else f"failed ({outcome.reference_error})"
+        cand = f"{outcome.candidate.top1}" if outcome.candidate else f"failed ({outcome.candidate_error})"
+        lines.append(f"{outcome.image}: reference {ref}, candidate {cand}")
+    if len(candidate.disagreements) > limit:
+        lines.append(f"... and {len(candidate.disagreements) - limit} more")
+    return "\n".join(lines)
+
+
+def dumps(report: Report) -> str:
+    """The report as JUnit XML text."""
+    failures = sum(not c.verdict.passed for c in report.candidates)
+    root = ET.Element("testsuites", name="parity", tests=str(len(report.candidates)), failures=str(failures))
+    suite = ET.SubElement(
+        root, "testsuite", name=f"parity {report.model.get('path', '')}", tests=str(len(report.candidates)),
+        failures=str(failures), errors="0", timestamp=report.created, time=str(report.timings.get("total_s", 0)),
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (("model.sha256", report.model.get("sha256", "")), ("data", report.data["source"]),
+                        ("images", report.data["images"]), ("reference", report.reference.get("name", ""))):
+        ET.SubElement(properties, "property", name=name, value=str(value))
+    for candidate in report.candidates:
+        case = ET.SubElement(suite, "testcase", classname=f"parity.{report.reference.get('name', 'reference')}", name=candidate.stack["name"])
+        if not candidate.verdict.passed:
+            failure = ET.SubElement(case, "failure", message=candidate.verdict.reason, type="parity.flips")
+            failure.text = _details(candidate)
+        else:
+            ET.SubElement(case, "system-out").text = candidate.verdict.reason
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write(report: Report, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dumps(report), encoding="utf-8")
+    except OSError as exc:
+        raise ParityError(f"{path}: cannot write the JUnit report ({exc.strerror or exc})") from None
