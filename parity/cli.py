@@ -202,10 +202,13 @@ def check(
             return flag if flag is not None else (project.get(key, default) if project else default)
 
         gate, confidence = pick(gate, "gate"), pick(confidence, "confidence")
+        flag_tolerance = tolerance is not None or max_flips is not None
         if deploy:
             candidates: list[Any] = list(deploy)
-        elif project and project.candidates:
-            candidates = [api.Candidate(c.stack, project.tolerance_for(c, gate, confidence)) for c in project.candidates]
+        elif project and project.candidates:  # a tolerance flag overrides the candidates' own
+            candidates = [
+                api.Candidate(c.stack, None if flag_tolerance else project.tolerance_for(c, gate, confidence)) for c in project.candidates
+            ]
         else:
             raise ParityError("give at least one --deploy STACK (see `parity stacks`), or candidates in [tool.parity]")
         data = pick(data, "data")
@@ -214,7 +217,6 @@ def check(
         model, model_factory = pick(model, "model"), pick(model_factory, "model_factory")
         if model is None and model_factory is None:
             raise ParityError("give a model file (or --model-factory with --weights), or model in [tool.parity]")
-        flag_tolerance = tolerance is not None or max_flips is not None
         outputs = Outputs(pick(json_path, "json"), pick(junit_path, "junit"), pick(markdown_path, "markdown"), show_flips)
         report = _run(
             outputs, progress,

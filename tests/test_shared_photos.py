@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from parity.cli import app
 
 runner = CliRunner()
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +70,51 @@ def test_lite0_in_torch_against_its_own_onnx_export(shared_sample: Path, tmp_pat
     same, deployed = (c["metrics"] for c in report["candidates"])
     assert same["flips"] == 0 and 0 < same["max_abs_logit_diff"] < 1e-4  # export noise alone: about 1.6e-5 here
     assert (deployed["reference_correct"], deployed["candidate_correct"], deployed["flips"]) == (443, 442, 13)
+
+
+def test_the_ci_gate_from_pyproject_on_the_shared_sample(lite0: Path, shared_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xml.etree.ElementTree as ET
+
+    from parity import api
+
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.parity]\nmodel = "{lite0}"\ndata = "{shared_sample}"\nlabels = "{shared_sample / "labels.csv"}"\n'
+        'junit = "junit.xml"\njson = "report.json"\nsave_run = "runs"\n'
+        '[[tool.parity.candidates]]\nstack = "opencv-bilinear"\ntolerance = "3%"\n'
+        '[[tool.parity.candidates]]\nstack = "opencv-area"\ntolerance = "3%"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    point = runner.invoke(app, ["check"])
+    assert point.exit_code == 0, point.output  # 13/500 = 2.6% <= 3%
+    upper = runner.invoke(app, ["check", "--gate", "upper"])
+    assert upper.exit_code == 1, upper.output  # exact one-sided 95% upper bound 4.1% > 3%
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")}
+    assert cases["opencv-area"].find("failure") is None
+    assert "13 of 500 images disagree (2.60%, one-sided 95% upper bound 4.10%)" in cases["opencv-bilinear"].find("failure").get("message")
+    lenient = runner.invoke(app, ["check", "--gate", "upper", "--tolerance", "5%"])
+    assert lenient.exit_code == 0, lenient.output
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    runs = tmp_path / "runs"
+    for index, name in enumerate(["1-opencv-bilinear", "2-opencv-area"]):
+        compared = api.compare(runs / "0-pil-bilinear", runs / name).to_dict()["candidates"][0]["metrics"]
+        assert compared == report["candidates"][index]["metrics"]
+
+
+def test_a_five_line_pytest_file(lite0: Path, shared_sample: Path, pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_deployment=f"""
+        import parity
+
+        def test_deployment_matches_training():
+            parity.assert_parity("{lite0}", deploy="opencv-bilinear", data="{shared_sample}", tolerance="1%")
+    """)
+    failing = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    failing.assert_outcomes(failed=1)
+    failing.stdout.fnmatch_lines(["*opencv-bilinear: 13 of 500 images disagree (2.60%); tolerance: flip rate at most 1%"])
+    pytester.makepyfile(test_deployment=f"""
+        import parity
+
+        def test_deployment_matches_training():
+            parity.assert_parity("{lite0}", deploy="opencv-bilinear", data="{shared_sample}", tolerance="5%")
+    """)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

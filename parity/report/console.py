@@ -84,8 +84,8 @@ def _render_summary(report: Report, console: Console) -> None:
     confidence = {f"{c.tolerance.confidence * 100:g}%" for c in report.candidates}
     title = f"Reference vs candidates (intervals at {', '.join(sorted(confidence))}; exact upper: one-sided Clopper-Pearson)"
     table = Table(title=title, title_justify="left")
-    for column in ("candidate", "flips", "flip rate [CI]", "exact upper", "top-5 agr.", "mean KL", "mean |Δlogit|", "max |Δlogit|", "ref acc", "cand acc", "Δacc", "verdict"):
-        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for column in ("candidate", "flips", "flip rate [CI]", "exact upper", "top-5", "KL", "|Δlogit| mean/max", "correct ref → cand", "Δacc", "verdict"):
+        table.add_column(column, justify="left" if column == "candidate" else "right", no_wrap=column != "candidate")
     for candidate in report.candidates:
         m = candidate.metrics
         flips = f"{m.disagreements}/{m.images}"
@@ -100,10 +100,11 @@ def _render_summary(report: Report, console: Console) -> None:
             _percent(m.flip_rate_upper),
             _percent(m.top5_agreement),
             "-" if m.mean_kl is None else f"{m.mean_kl:.3g}",
-            "-" if m.mean_abs_logit_diff is None else f"{m.mean_abs_logit_diff:.3g}",
-            "-" if m.max_abs_logit_diff is None else f"{m.max_abs_logit_diff:.3g}",
-            "-" if m.reference_accuracy is None else f"{m.reference_correct}/{m.labelled} {_percent(m.reference_accuracy)}",
-            "-" if m.candidate_accuracy is None else f"{m.candidate_correct}/{m.labelled} {_percent(m.candidate_accuracy)}",
+            "-" if m.max_abs_logit_diff is None else f"{m.mean_abs_logit_diff:.3g} / {m.max_abs_logit_diff:.3g}",
+            "-" if m.reference_accuracy is None else (
+                f"{m.reference_correct} → {m.candidate_correct} of {m.labelled} "
+                f"({_percent(m.reference_accuracy)} → {_percent(m.candidate_accuracy)})"
+            ),
             "-" if m.delta_accuracy is None else f"{m.delta_accuracy * 100:+.1f} pt",
             "[green]pass[/green]" if candidate.verdict.passed else "[red]FAIL[/red]",
         )
