@@ -100,3 +100,19 @@ def test_save_run_keeps_failures(tiny_model: Path, tmp_path: Path) -> None:
     errors = {image["id"]: image["error"] for image in meta["images"]}
     assert errors["broken.jpg"].startswith("decode: ") and errors["img000.jpg"] is None
     assert np.isnan(np.load(tmp_path / "runs" / "0-pil-bilinear" / "logits.npy")[0]).all()  # broken.jpg sorts first
+
+
+def test_compare_cli_renders_imported_runs_without_stage_information(saved: tuple[api.Report, Path], tmp_path: Path) -> None:
+    _, folder = saved
+    meta = json.loads((folder / "1-opencv-bilinear" / "run.json").read_text())
+    ids = [image["id"] for image in meta["images"]]
+    np.savez(tmp_path / "device.npz", **dict(zip(ids, np.load(folder / "1-opencv-bilinear" / "logits.npy"))))
+    out = tmp_path / "r.json"
+    result = runner.invoke(app, ["compare", str(folder / "0-pil-bilinear"), str(tmp_path / "device.npz"), "--tolerance", "100%",
+                                 "--json", str(out), "--junit", str(tmp_path / "j.xml"), "--markdown", str(tmp_path / "r.md")])
+    assert result.exit_code == 0, result.output
+    assert "(not recorded)" in result.output and "pass device:" in result.output
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib import resources
+
+    jsonschema.validate(json.loads(out.read_text()), json.loads(resources.files("parity.report").joinpath("schema.json").read_text()))

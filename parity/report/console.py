@@ -29,27 +29,19 @@ def _prediction(prediction: Prediction | None, error: str | None, names: dict[in
 def render(report: Report, console: Console, show_flips: int = 10) -> None:
     """Print the report: what ran, the per-candidate table, the worst flips, PASSED or FAILED."""
     model = report.model
-    console.print(f"[bold]model[/bold] {escape(model['path'])}  sha256 {model['sha256'][:12]}  ({escape(model.get('format', 'onnx'))})")
+    if model.get("path"):
+        console.print(f"[bold]model[/bold] {escape(model['path'])}  sha256 {model.get('sha256', '?')[:12]}  ({escape(model.get('format', 'onnx'))})")
     if model.get("factory"):
         console.print(f"[bold]factory[/bold] {escape(model['factory'])}")
     if model.get("export"):
         export = model["export"]
         console.print(f"[bold]export[/bold] candidates run the ONNX export: {escape(export['exporter'])}, opset {export['opset']}, torch {export['torch']}")
     console.print(f"[bold]data[/bold]  {escape(report.data['source'])}: {report.data['images']} images, {report.data['labelled']} labelled")
-    recipe = report.recipe.recipe
-    by_origin: dict[str, list[str]] = {}
-    for name, origin in report.recipe.sources.items():
-        by_origin.setdefault(origin, []).append(name)
-    main_origin = max(by_origin, key=lambda o: len(by_origin[o]))
-    origins = [f"from {main_origin}"] + [f"{o}: {', '.join(f)}" for o, f in sorted(by_origin.items()) if o != main_origin]
-    formula = escape(
-        f"resize {recipe.resize_policy} {recipe.resize_size}, crop {recipe.crop_size}, "
-        f"(x * {recipe.scale:g} - {list(recipe.mean)}) / {list(recipe.std)}, {recipe.channel_order} {recipe.layout} {recipe.dtype}"
-    )
-    console.print(f"[bold]recipe[/bold] {formula}  [dim]({escape('; '.join(origins))})[/dim]")
+    if report.recipe is not None:
+        _render_recipe(report, console)
     if any(c.failed_both for c in report.candidates):
         unreadable = max(len(c.failed_both) for c in report.candidates)
-        console.print(f"[yellow]warning:[/yellow] {unreadable} image(s) could not be processed by either stack and are not judged (listed below)")
+        console.print(f"[yellow]warning:[/yellow] {unreadable} image(s) could not be processed by either side and are not judged (listed below)")
     _render_stacks(report, console)
     _render_summary(report, console)
     for candidate in report.candidates:
@@ -61,20 +53,38 @@ def render(report: Report, console: Console, show_flips: int = 10) -> None:
     console.print(verdict)
 
 
+def _render_recipe(report: Report, console: Console) -> None:
+    assert report.recipe is not None
+    recipe = report.recipe.recipe
+    by_origin: dict[str, list[str]] = {}
+    for name, origin in report.recipe.sources.items():
+        by_origin.setdefault(origin, []).append(name)
+    main_origin = max(by_origin, key=lambda o: len(by_origin[o]))
+    origins = [f"from {main_origin}"] + [f"{o}: {', '.join(f)}" for o, f in sorted(by_origin.items()) if o != main_origin]
+    formula = escape(
+        f"resize {recipe.resize_policy} {recipe.resize_size}, crop {recipe.crop_size}, "
+        f"(x * {recipe.scale:g} - {list(recipe.mean)}) / {list(recipe.std)}, {recipe.channel_order} {recipe.layout} {recipe.dtype}"
+    )
+    console.print(f"[bold]recipe[/bold] {formula}  [dim]({escape('; '.join(origins))})[/dim]")
+
+
 def _render_stacks(report: Report, console: Console) -> None:
     stacks = [report.reference, *[c.stack for c in report.candidates]]
     table = Table(title="Resolved stacks", title_justify="left", show_lines=False)
     table.add_column("stage")
     for index, stack in enumerate(stacks):
         table.add_column(("reference: " if index == 0 else "candidate: ") + escape(stack["name"]))
-    for stage in report.reference["stages"]:
-        cells = [s["stages"][stage]["implementation"] for s in stacks]
+    stages = dict.fromkeys(stage for stack in stacks for stage in stack.get("stages", {}))
+    if not stages:
+        return
+    for stage in stages:
+        cells = [stack.get("stages", {}).get(stage, {}).get("implementation", "(not recorded)") for stack in stacks]
         style = "yellow" if len(set(cells)) > 1 else None
         table.add_row(stage, *cells, style=style)
     console.print(table)
     behaviours = {}
     for stack in stacks:
-        for stage in stack["stages"].values():
+        for stage in stack.get("stages", {}).values():
             behaviours[stage["implementation"]] = stage["behaviour"]
     for name, behaviour in behaviours.items():
         console.print(f"  [dim]{escape(name)}: {escape(behaviour)}[/dim]")
