@@ -24,6 +24,25 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_linear_classifier(tmp_path_factory.mktemp("models") / "tiny.onnx")
 
 
+@pytest.fixture
+def hide_module(monkeypatch: pytest.MonkeyPatch):
+    """``hide_module(where, name, missing)``: make ``importlib.import_module(name)`` inside module ``where``
+    fail as it does when the library ``missing`` is not installed."""
+    import importlib
+
+    real_import = importlib.import_module
+
+    def hide(where: str, name: str, missing: str) -> None:
+        def fake(requested: str, *args: object) -> object:
+            if requested == name:
+                raise ModuleNotFoundError(f"No module named {missing!r}")
+            return real_import(requested, *args)
+
+        monkeypatch.setattr(f"{where}.importlib.import_module", fake)
+
+    return hide
+
+
 @pytest.fixture(scope="session")
 def shared_sample() -> Path:
     if not (SHARED_SAMPLE / "labels.csv").is_file():

@@ -130,17 +130,8 @@ def test_recipe_file_and_flags_override_the_model_metadata(tiny_model: Path, ima
     assert report["values"]["crop_size"] == 8 and report["sources"]["crop_size"] == "model metadata"
 
 
-def test_demo_without_its_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real_import = importlib.import_module
-
-    def no_torch(name: str, *args: object) -> object:
-        if name == "parity_adapters.torch":
-            raise ModuleNotFoundError("No module named 'torch'")
-        return real_import(name, *args)
-
-    monkeypatch.setattr("parity.demo.importlib.import_module", no_torch)
+def test_demo_without_its_extra_names_the_install_command(hide_module) -> None:
+    hide_module("parity.demo", "parity_adapters.torch", "torch")
     code, output = run("demo")
     assert code == 2
     assert output.strip() == "error: parity demo needs the demo extra (No module named 'torch'); install it with: pip install 'parity[demo]'"

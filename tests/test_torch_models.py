@@ -201,17 +201,8 @@ def test_verify_fails_with_exit_1_when_the_export_changes_predictions(tmp_path: 
     assert "FAILED" in output
 
 
-def test_torch_models_without_the_extra_name_it(tmp_path: Path, image_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    real_import = importlib.import_module
-
-    def no_torch(name: str, *args: object) -> object:
-        if name == "parity_adapters.torch":
-            raise ModuleNotFoundError("No module named 'torch'")
-        return real_import(name, *args)
-
-    monkeypatch.setattr("parity.models.importlib.import_module", no_torch)
+def test_torch_models_without_the_extra_name_it(tmp_path: Path, image_dir: Path, hide_module) -> None:
+    hide_module("parity.models", "parity_adapters.torch", "torch")
     (tmp_path / "m.pt").write_bytes(b"x")
     code, output = run("check", tmp_path / "m.pt", "-d", "pil-bilinear", "--data", image_dir)
     assert code == 2

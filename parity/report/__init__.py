@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from parity.compare import CandidateMetrics, ImageOutcome, Tolerance, Verdict
+from parity.errors import ParityError
 from parity.spec import ResolvedRecipe
 
 SCHEMA_VERSION = "parity.report/1"
+
+
+def write_text(path: Path, text: str, what: str) -> None:
+    """Write one report view to ``path``, creating its folder; a failure is a one-line error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ParityError(f"{path}: cannot write the {what} report ({exc.strerror or exc})") from None
 
 
 @dataclass

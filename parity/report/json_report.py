@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from parity.errors import ParityError
-from parity.report import Report
+from parity.report import Report, write_text
 
 
 def dumps(report: Report) -> str:
@@ -25,9 +25,5 @@ def check_writable(path: Path) -> None:
 
 
 def write(report: Report, path: Path) -> None:
-    """Write the JSON report to ``path``, creating its folder."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(report), encoding="utf-8")
-    except OSError as exc:
-        raise ParityError(f"{path}: cannot write the JSON report ({exc.strerror or exc})") from None
+    """Write the JSON report to ``path``."""
+    write_text(path, dumps(report), "JSON")

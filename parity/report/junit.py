@@ -5,8 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from parity.errors import ParityError
-from parity.report import CandidateReport, Report
+from parity.report import CandidateReport, Report, write_text
 
 
 def _details(candidate: CandidateReport, limit: int = 20) -> str:
@@ -44,8 +43,5 @@ def dumps(report: Report) -> str:
 
 
 def write(report: Report, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(report), encoding="utf-8")
-    except OSError as exc:
-        raise ParityError(f"{path}: cannot write the JUnit report ({exc.strerror or exc})") from None
+    """Write the JUnit report to ``path``."""
+    write_text(path, dumps(report), "JUnit")

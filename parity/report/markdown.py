@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from parity.compare import Prediction
-from parity.errors import ParityError
-from parity.report import Report
+from parity.report import Report, write_text
 
 
 def _pct(value: float | None) -> str:
@@ -63,8 +62,5 @@ def dumps(report: Report, show_flips: int = 10) -> str:
 
 
 def write(report: Report, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(report), encoding="utf-8")
-    except OSError as exc:
-        raise ParityError(f"{path}: cannot write the Markdown report ({exc.strerror or exc})") from None
+    """Write the Markdown report to ``path``."""
+    write_text(path, dumps(report), "Markdown")
