@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 
 from parity.errors import ParityError
+from parity.ops import logits_rows
 from parity.registry import register
 from parity.spec import RECIPE_METADATA_KEY
 
@@ -71,8 +72,7 @@ class OnnxRunner:
         return np.concatenate(outputs)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        logits = self.session.run(None, {self.input_name: batch})[0]
-        return np.asarray(logits, dtype=np.float32).reshape(len(batch), -1)
+        return logits_rows(self.session.run(None, {self.input_name: batch})[0], len(batch))
 
     def metadata(self) -> dict[str, str]:
         """The model's custom metadata (``metadata_props``)."""

@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import math
+import re
 import sys
 import warnings
 import zipfile
@@ -20,6 +21,7 @@ import onnx
 import torch
 
 from parity.errors import ParityError
+from parity.ops import logits_rows
 from parity.registry import register
 from parity.spec import RECIPE_METADATA_KEY, Recipe
 
@@ -30,8 +32,8 @@ EXPORT_METADATA_KEY = "parity.export"
 # --- loading -------------------------------------------------------------------------------------
 
 def sniff_format(path: Path) -> str:
-    """``torchscript``, ``exported-program``, or ``pickle`` (a ``torch.save`` file), read from the
-    archive's member names only: nothing in the file is unpickled or executed."""
+    """``torchscript``, ``exported-program``, ``pickle`` (a ``torch.save`` file) or ``unknown``, read from
+    the archive's member names or the pickle opcode: nothing in the file is unpickled or executed."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -39,7 +41,10 @@ def sniff_format(path: Path) -> str:
             return "torchscript"
         if any(n.endswith("archive_format") or "/models/" in n and n.endswith(".json") for n in names):
             return "exported-program"
-    return "pickle"
+        return "pickle"
+    with path.open("rb") as handle:
+        magic = handle.read(2)
+    return "pickle" if magic[:1] == b"\x80" else "unknown"
 
 
 def load_module(
@@ -52,6 +57,10 @@ def load_module(
     (``.pt2``) and pickled modules run code or unpickle objects from the file, so they load only with
     ``trust=True``.
     """
+    if factory is not None and path is not None:
+        raise ParityError(f"give either a model file ({path}) or --model-factory, not both")
+    if factory is None and weights is not None:
+        raise ParityError("--weights goes with --model-factory; a model file carries its own weights")
     if factory is not None:
         if weights is None:
             raise ParityError("--model-factory needs --weights (a state dict file)")
@@ -61,6 +70,8 @@ def load_module(
     if path is None:
         raise ParityError("give a model file, or --model-factory with --weights")
     kind = sniff_format(path)
+    if kind == "unknown":
+        raise ParityError(f"{path}: not an ONNX model (.onnx) nor a PyTorch file (TorchScript, .pt2, torch.save)")
     if kind == "pickle" and _is_state_dict(path):
         raise ParityError(f"{path}: holds a state dict, not a model; pass it as --weights with --model-factory package.module:function")
     if not trust:
@@ -70,6 +81,7 @@ def load_module(
             "pickle": "a pickled module runs code stored in the file when it is unpickled",
         }[kind]
         raise ParityError(f"{path}: {reason}; load it only if you trust its source, with --trust-model (or use --model-factory with --weights)")
+    _allow_local_imports()  # a pickled module's class may live in the working directory
     try:
         if kind == "torchscript":
             module = torch.jit.load(str(path), map_location="cpu")
@@ -86,22 +98,41 @@ def load_module(
     return module, {"format": kind}
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    """One line for an exception: torch.export's own summary line when it has one, without colour codes."""
+    text = _ANSI.sub("", str(exc)).strip()
+    if "## Exception summary" in text:
+        summary = [line for line in text.split("## Exception summary", 1)[1].splitlines() if line.strip()]
+        if summary:
+            return summary[0].strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0].strip()}" if lines else type(exc).__name__
+
+
+def _allow_local_imports() -> None:
+    """Let modules in the working directory import, as with ``python -m``, after everything installed."""
+    if str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))
 
 
 def _call_factory(factory: str) -> torch.nn.Module:
     module_name, _, function_name = factory.partition(":")
     if not module_name or not function_name:
         raise ParityError(f"--model-factory {factory!r}: write it as package.module:function")
-    if str(Path.cwd()) not in sys.path and importlib.util.find_spec(module_name.split(".")[0]) is None:
-        sys.path.insert(0, str(Path.cwd()))  # like `python -m`, a factory may live in the working directory
+    _allow_local_imports()
     try:
         function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # ImportError, AttributeError, or whatever the module raises on import
         raise ParityError(f"--model-factory {factory!r}: {_first_line(exc)}") from None
-    model = function()
+    if not callable(function):
+        raise ParityError(f"--model-factory {factory!r}: {function_name} is not callable")
+    try:
+        model = function()
+    except Exception as exc:  # the user's factory failed
+        raise ParityError(f"--model-factory {factory!r} raised {_first_line(exc)}") from None
     if not isinstance(model, torch.nn.Module):
         raise ParityError(f"--model-factory {factory!r} returned a {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -122,16 +153,24 @@ def _load_state_dict(module: torch.nn.Module, weights: Path) -> None:
     except FileNotFoundError:
         raise ParityError(f"{weights}: weights file not found") from None
     except Exception as exc:  # UnpicklingError for anything that is not plain tensors and containers
-        raise ParityError(f"{weights}: not a state dict that loads with weights_only=True ({_first_line(exc)})") from None
+        raise ParityError(f"{weights}: not a state dict that loads with weights_only=True ({type(exc).__name__})") from None
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
         raise ParityError(f"{weights}: holds a {type(state).__name__}, not a state dict")
+    expected = set(module.state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        def few(keys: list[str]) -> str:
+            return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+        parts = [f"missing {few(missing)}" if missing else "", f"unexpected {few(unexpected)}" if unexpected else ""]
+        raise ParityError(f"{weights}: does not fit the factory's model ({'; '.join(p for p in parts if p)})")
     try:
         module.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        raise ParityError(f"{weights}: does not fit the factory's model ({_first_line(exc)})") from None
+    except RuntimeError as exc:  # shapes that differ
+        raise ParityError(f"{weights}: does not fit the factory's model ({_ANSI.sub('', str(exc)).splitlines()[-1].strip()})") from None
 
 
 def recipe_from_pretrained_cfg(module: Any) -> tuple[dict[str, Any], str | None] | None:
@@ -143,12 +182,17 @@ def recipe_from_pretrained_cfg(module: Any) -> tuple[dict[str, Any], str | None]
     cfg = getattr(module, "pretrained_cfg", None) or getattr(module, "default_cfg", None)
     if not isinstance(cfg, dict) or "input_size" not in cfg:
         return None
-    size = int(cfg["input_size"][-1])
-    crop_pct = float(cfg.get("crop_pct", 0.875))
-    fields: dict[str, Any] = {"crop_size": size, "resize_size": math.floor(size / crop_pct), "scale": 1 / 255}
-    for key in ("mean", "std"):
-        if key in cfg:
-            fields[key] = [float(v) for v in cfg[key]]
+    try:
+        height, width = (int(v) for v in cfg["input_size"][-2:])
+        crop_pct = float(cfg.get("crop_pct", 0.875))
+        fields: dict[str, Any] = {"crop_size": width, "resize_size": math.floor(width / crop_pct), "scale": 1 / 255}
+        for key in ("mean", "std"):
+            if key in cfg:
+                fields[key] = [float(v) for v in cfg[key]]
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise ParityError(f"the model's pretrained_cfg is not usable as a recipe ({_first_line(exc)})") from None
+    if height != width:
+        raise ParityError(f"the model's pretrained_cfg asks for a {height}x{width} input; parity recipes crop squares")
     return fields, cfg.get("interpolation")
 
 
@@ -169,6 +213,8 @@ class TorchRunner:
         tensor, and fall back to one image per call if it only takes a batch of 1 (a static ``.pt2``)."""
         try:
             self._forward(np.zeros((1, *shape), np.float32))
+        except ParityError:
+            raise
         except Exception as exc:  # any shape or dtype error inside the user's model
             raise ParityError(f"the PyTorch model cannot take an input of shape {[1, *shape]} ({_first_line(exc)})") from None
         try:
@@ -185,9 +231,11 @@ class TorchRunner:
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             output = self.module(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
-        if isinstance(output, (tuple, list)):
+        if isinstance(output, (tuple, list)) and output:
             output = output[0]
-        return output.detach().float().numpy().reshape(len(batch), -1)
+        if not isinstance(output, torch.Tensor):
+            raise ParityError(f"the PyTorch model returned a {type(output).__name__}; parity needs a logits tensor (batch x classes)")
+        return logits_rows(output.detach().float().numpy(), len(batch))
 
 
 @register("runtime", "torch", "torch", "PyTorch eager, CPU, float32, eval mode, torch.no_grad()")
@@ -214,44 +262,68 @@ def export_onnx(
     has_onnxscript = importlib.util.find_spec("onnxscript") is not None
     if exporter == "dynamo" and not has_onnxscript:
         raise ParityError("the dynamo exporter needs onnxscript: pip install onnxscript")
+    if recipe.dtype != "float32":
+        raise ParityError(f"export writes a float32 input; the recipe asks for {recipe.dtype} (export the model in that precision yourself)")
     scripted = isinstance(module, torch.jit.ScriptModule)  # only the legacy exporter takes TorchScript
     dynamo = exporter == "dynamo" or (exporter == "auto" and has_onnxscript and not scripted)
-    example = torch.zeros(1, 3, recipe.crop_size, recipe.crop_size)
-    if recipe.layout == "NHWC":
-        example = example.permute(0, 2, 3, 1).contiguous()
-    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    quiet = [logging.getLogger(name) for name in ("torch", "torch.onnx", "torch.export", "torch._dynamo", "onnxscript")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        logger.setLevel(logging.CRITICAL)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            if dynamo:
-                batch = torch.export.Dim("batch", min=1, max=4096)
-                program = torch.onnx.export(
-                    module, (example,), dynamo=True, opset_version=opset, input_names=["input"],
-                    output_names=["logits"], dynamic_shapes=({0: batch},) if dynamic_batch else None, verbose=False,
-                )
-                model = program.model_proto
-            else:
-                buffer = io.BytesIO()
-                torch.onnx.export(
-                    module, (example,), buffer, dynamo=False, opset_version=opset, input_names=["input"],
-                    output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None,
-                )
-                model = onnx.load_from_string(buffer.getvalue())
-    except Exception as exc:  # the exporter's own error types vary by version
-        raise ParityError(f"export to ONNX failed ({_first_line(exc)})") from None
+        # A batch of 2 in the example keeps torch.export from specialising the batch axis to 1; a model
+        # that only takes a batch of 1 (a static .pt2) gets a fixed batch instead, and the metadata says so.
+        batches = (2, 1) if dynamic_batch and dynamo else (1,)
+        for attempt, size in enumerate(batches):
+            try:
+                model = _export_once(module, recipe, size, opset, dynamic_batch, dynamo)
+                break
+            except Exception as exc:  # the exporter's own error types vary by version
+                if attempt == len(batches) - 1:
+                    raise ParityError(f"export to ONNX failed ({_first_line(exc)})") from None
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
     _drop_stack_traces(model.graph)
+    actual_opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if actual_opset != opset:
+        raise ParityError(
+            f"the {'dynamo' if dynamo else 'legacy'} exporter wrote opset {actual_opset}, not the requested {opset}"
+            + (" (the dynamo exporter supports opset 18 and newer; try --exporter legacy)" if dynamo else "")
+        )
+    batch_axis = model.graph.input[0].type.tensor_type.shape.dim[0]
     info = {
         "exporter": "torch.onnx.export(dynamo=True)" if dynamo else "torch.onnx.export(dynamo=False), legacy TorchScript exporter",
-        "opset": str(opset),
+        "opset": str(actual_opset),
         "torch": torch.__version__,
-        "dynamic_batch": str(dynamic_batch).lower(),
+        "dynamic_batch": str(bool(batch_axis.dim_param)).lower(),
     }
     for key, value in {RECIPE_METADATA_KEY: json.dumps(recipe.to_dict()), EXPORT_METADATA_KEY: json.dumps(info)}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
-    path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return info
+
+
+def _export_once(module: Any, recipe: Recipe, batch: int, opset: int, dynamic_batch: bool, dynamo: bool) -> onnx.ModelProto:
+    example = torch.zeros(batch, 3, recipe.crop_size, recipe.crop_size)
+    if recipe.layout == "NHWC":
+        example = example.permute(0, 2, 3, 1).contiguous()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        if dynamo:
+            axis = torch.export.Dim("batch", min=1, max=4096)
+            program = torch.onnx.export(
+                module, (example,), dynamo=True, opset_version=opset, input_names=["input"],
+                output_names=["logits"], dynamic_shapes=({0: axis},) if dynamic_batch else None, verbose=False,
+            )
+            return program.model_proto
+        buffer = io.BytesIO()
+        torch.onnx.export(
+            module, (example,), buffer, dynamo=False, opset_version=opset, input_names=["input"], output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None,
+        )
+        return onnx.load_from_string(buffer.getvalue())
 
 
 def _drop_stack_traces(graph: onnx.GraphProto) -> None:

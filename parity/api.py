@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from parity import environment, models, registry
+from parity import environment, models, ops, registry
 from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
 from parity.data import Dataset, discover, read_labels_csv
 from parity.engine import evaluate
@@ -216,7 +216,10 @@ def _check(
         Path(data), Path(labels) if labels else None, labels_from_folders, limit
     )
     resolved = resolve_model_recipe(opened, recipe, recipe_file)
-    runners = {name: models.runner_for(opened, name, resolved.recipe, opset) for name in dict.fromkeys(s.runtime for s in stacks)}
+    runners = {}
+    for name in dict.fromkeys(s.runtime for s in stacks):  # the reference first: torch is checked before it is exported
+        runners[name] = models.runner_for(opened, name, resolved.recipe, opset)
+        runners[name].check_input(ops.tensor_shape(resolved.recipe))
     if on_start:
         on_start(len(dataset.items))
     libraries = {registry.library_of(name) for stack in stacks for _, name in stack.stages()}

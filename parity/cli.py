@@ -6,6 +6,7 @@ Exit codes: 0 every candidate within tolerance, 1 any candidate beyond it, 2 usa
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from parity import api, config, demo as demo_module, stats
-from parity.data import Dataset
+from parity.data import Dataset, discover
 from parity.errors import ParityError
-from parity.compare import parse_rate
+from parity.compare import Tolerance, parse_rate
 from parity.report import Report, console as console_report, json_report, junit, markdown
 from parity.spec import PRESETS, REFERENCE_PRESET, resolve_stack
 
@@ -307,8 +308,14 @@ def export(
 ) -> None:
     """Export a PyTorch model to ONNX with its recipe in the metadata; --verify checks the export on real images."""
     with _errors_to_exit_code():
-        if verify and data is None:
-            raise ParityError("--verify needs --data with images to check the export on")
+        if verify:  # check what --verify needs before the export, not after it
+            if data is None:
+                raise ParityError("--verify needs --data with images to check the export on")
+            discover(data, labels, limit=limit)
+            Tolerance.parse(tolerance, max_flips)
+            if train:
+                resolve_stack(train)
+            Outputs(json_path).check_writable()
         recipe = _recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order)
         source = api.ModelSource(model, model_factory, weights, trust_model) if (model or model_factory) else None
         info, resolved = api.export(
@@ -388,12 +395,16 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         code = EXIT_FAIL
-    except Exception as exc:  # click's UsageError family, whichever click typer ships with
+    except Exception as exc:  # click's UsageError family (whichever click typer ships with), or a bug
         format_message = getattr(exc, "format_message", None)
-        if not callable(format_message):
+        if callable(format_message):
+            context = getattr(exc, "ctx", None)
+            command = context.command_path if context is not None else "parity"
+            _print_error(f"{format_message()} (see `{command} --help`)")
+        elif os.environ.get("PARITY_DEBUG"):
             raise
-        context = getattr(exc, "ctx", None)
-        command = context.command_path if context is not None else "parity"
-        _print_error(f"{format_message()} (see `{command} --help`)")
+        else:
+            _print_error(f"unexpected {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''} "
+                         "(set PARITY_DEBUG=1 to see the traceback, and please report it)")
         code = EXIT_USAGE
     sys.exit(code if isinstance(code, int) else EXIT_PASS)

@@ -123,11 +123,10 @@ def evaluate(
 ) -> EngineResult:
     """Run every stack over ``dataset`` and pair each candidate's outputs with the reference's.
 
-    ``runners`` maps each stack's runtime name to a loaded runner (``run(batch) -> logits``).
+    ``runners`` maps each stack's runtime name to a loaded runner (``run(batch) -> logits``), already
+    checked against the recipe's tensor shape.
     """
     stacks = [reference, *candidates]
-    for runner in runners.values():
-        runner.check_input(ops.tensor_shape(recipe))
 
     outcomes: list[list[ImageOutcome]] = [[] for _ in candidates]
     timings = {"preprocess_wait_s": 0.0, "inference_s": 0.0}

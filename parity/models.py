@@ -6,10 +6,13 @@ ONNX Runtime. Exports are cached by model content, recipe, opset and torch versi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
 import os
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -110,7 +113,13 @@ def runner_for(model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DE
         runner = registry.get("runtime", "torch").function(model.module)
     elif runtime == "onnxruntime" and model.is_torch:
         path = model.onnx_path or exported_path(model, recipe, opset)
-        runner = registry.get("runtime", "onnxruntime").function(path)
+        try:
+            runner = registry.get("runtime", "onnxruntime").function(path)
+        except ParityError:
+            if model.onnx_path is not None:
+                raise
+            path.unlink(missing_ok=True)  # a damaged cache entry: export again, once
+            runner = registry.get("runtime", "onnxruntime").function(exported_path(model, recipe, opset))
         model.export_info = json.loads(runner.metadata().get("parity.export", "{}"))
     else:
         runner = registry.get("runtime", runtime).function(model.source.path)
@@ -118,11 +127,25 @@ def runner_for(model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DE
     return runner
 
 
+def _code_fingerprint(model: OpenedModel) -> str:
+    """SHA-256 of the source files that define the model's Python code (its class and its factory), so an
+    edited ``forward`` never reuses an export of the old one. Files that hold their own code
+    (TorchScript, .pt2, pickles) are covered by the file hash already."""
+    digest = hashlib.sha256()
+    modules = {type(model.module).__module__, (model.source.factory or "").partition(":")[0]}
+    for name in sorted(m for m in modules if m):
+        source = getattr(sys.modules.get(name), "__file__", None)
+        if source and Path(source).is_file():
+            digest.update(Path(source).read_bytes())
+    return digest.hexdigest()
+
+
 def exported_path(model: OpenedModel, recipe: Recipe, opset: int = DEFAULT_OPSET, dynamic_batch: bool = True) -> Path:
-    """The model's ONNX export for ``recipe``, from the cache or exported now."""
+    """The model's ONNX export for ``recipe``: from the cache (keyed by weights, code, recipe, opset and
+    torch version), or exported now."""
     torch_version = torch_adapter().library_versions()["torch"]
     key = hashlib.sha256(
-        json.dumps([model.identity, recipe.to_dict(), opset, dynamic_batch, torch_version], sort_keys=True).encode()
+        json.dumps([model.identity, _code_fingerprint(model), recipe.to_dict(), opset, dynamic_batch, torch_version], sort_keys=True).encode()
     ).hexdigest()[:20]
     path = cache_dir() / "exports" / f"{key}.onnx"
     if not path.is_file():
@@ -136,16 +159,25 @@ def export(
     """Export a PyTorch model to ``output`` (written atomically) with ``recipe`` in its metadata."""
     if not model.is_torch:
         raise ParityError(f"{model.source.path}: is already ONNX; export takes a PyTorch model")
+    output = output.resolve() if output.is_symlink() else output
     if output.is_dir():
         raise ParityError(f"{output}: is a folder; give a file path such as {output / 'model.onnx'}")
-    partial = output.with_name(f".{output.name}.partial")
+    if output.exists() and not output.is_file():
+        raise ParityError(f"{output}: is not a regular file; give a file path for the ONNX model")
+    adapter = torch_adapter()
+    partial: Path | None = None
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        info = torch_adapter().export_onnx(model.module, partial, recipe, opset, dynamic_batch, exporter)
+        handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
+        os.close(handle)
+        partial = Path(name)
+        info = adapter.export_onnx(model.module, partial, recipe, opset, dynamic_batch, exporter)
         partial.replace(output)
     except OSError as exc:
         raise ParityError(f"{output}: cannot write the model ({exc.strerror or exc})") from None
     finally:
-        partial.unlink(missing_ok=True)
+        if partial is not None:
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
     model.export_info = info
     return info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from parity.errors import ParityError
 from parity.registry import register
 from parity.spec import Recipe
 
@@ -26,6 +27,19 @@ def tensor_shape(recipe: Recipe) -> tuple[int, int, int]:
     """Shape of one preprocessed image (no batch axis) under ``recipe``."""
     size = recipe.crop_size
     return (3, size, size) if recipe.layout == "NCHW" else (size, size, 3)
+
+
+def logits_rows(output: np.ndarray, batch: int) -> np.ndarray:
+    """A runtime's output as ``batch x classes`` float32; trailing axes of size 1 are dropped.
+
+    Anything else (one value per image, a batch axis that does not match) is an error, not logits.
+    """
+    array = np.asarray(output, dtype=np.float32)
+    while array.ndim > 2 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != 2 or array.shape[0] != batch or array.shape[1] < 2:
+        raise ParityError(f"the model's output has shape {list(np.shape(output))} for {batch} image(s); parity needs logits of shape [batch, classes]")
+    return array
 
 
 @register("colour", "none", "numpy", "no colour conversion (RGB as decoded)")

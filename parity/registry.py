@@ -23,6 +23,8 @@ LIBRARY_MODULES: dict[str, tuple[str, str]] = {
     "numpy": ("parity.ops", "numpy"),
     "center": ("parity.ops", "numpy"),
     "none": ("parity.ops", "numpy"),
+    "swap": ("parity.colour", "numpy"),
+    "yuv": ("parity.colour", "numpy"),
 }
 
 

@@ -207,3 +207,108 @@ def test_torch_models_without_the_extra_name_it(tmp_path: Path, image_dir: Path,
     code, output = run("check", tmp_path / "m.pt", "-d", "pil-bilinear", "--data", image_dir)
     assert code == 2
     assert output.strip() == "error: PyTorch models need the torch extra (No module named 'torch'); install it with: pip install 'parity[torch]'"
+
+
+FACTORY_SOURCE = '''
+import torch
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(3 * 8 * 8, 10)
+
+    def forward(self, x):
+        return {sign}self.head(x.flatten(1))
+
+
+def build():
+    return Tiny()
+
+
+def raises():
+    raise RuntimeError("no GPU here")
+
+
+def one_number():
+    class Argmax(Tiny):
+        def forward(self, x):
+            return super().forward(x).argmax(1)
+    return Argmax()
+
+
+class Nhwc(Tiny):
+    def forward(self, x):
+        return super().forward(x.permute(0, 3, 1, 2))
+
+
+def nhwc():
+    return Nhwc()
+'''
+
+
+@pytest.fixture
+def local_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A factory module in the working directory, as users write them, and its weights."""
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "tinyfactory.py").write_text(FACTORY_SOURCE.format(sign=""))
+    torch.manual_seed(0)
+    torch.save(torch.nn.Linear(3 * 8 * 8, 10).state_dict(), tmp_path / "w.pt")
+    state = torch.load(tmp_path / "w.pt", weights_only=True)
+    torch.save({f"head.{k}": v for k, v in state.items()}, tmp_path / "w.pt")
+    (tmp_path / "tiny.toml").write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items()) + "\n")
+    yield tmp_path
+    sys.modules.pop("tinyfactory", None)
+
+
+def test_editing_the_model_code_never_reuses_a_stale_export(local_factory: Path, image_dir: Path) -> None:
+    import importlib
+    import sys
+
+    args = ["check", "--model-factory", "tinyfactory:build", "--weights", "w.pt", "--recipe", "tiny.toml", "-d", "pil-bilinear", "--data", image_dir]
+    assert run(*args)[0] == 0
+    (local_factory / "tinyfactory.py").write_text(FACTORY_SOURCE.format(sign="-"))
+    importlib.reload(sys.modules["tinyfactory"])
+    code, output = run(*args)
+    assert code == 0, output  # the negated model is exported anew, so torch and ONNX still agree
+    assert len(list((local_factory / "cache" / "exports").glob("*.onnx"))) == 2
+
+
+def test_a_damaged_cached_export_is_made_again(local_factory: Path, image_dir: Path) -> None:
+    args = ["check", "--model-factory", "tinyfactory:build", "--weights", "w.pt", "--recipe", "tiny.toml", "-d", "pil-bilinear", "--data", image_dir]
+    assert run(*args)[0] == 0
+    (cached,) = (local_factory / "cache" / "exports").glob("*.onnx")
+    cached.write_text("garbage")
+    code, output = run(*args)
+    assert code == 0, output
+    assert cached.read_bytes()[:4] != b"garb"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--model-factory", "tinyfactory:raises", "--weights", "w.pt"], "--model-factory 'tinyfactory:raises' raised RuntimeError: no GPU here"),
+    (["--model-factory", "tinyfactory:one_number", "--weights", "w.pt"], "the model's output has shape [1] for 1 image(s); parity needs logits of shape [batch, classes]"),
+    (["tiny.toml", "--model-factory", "tinyfactory:build", "--weights", "w.pt"], "give either a model file (tiny.toml) or --model-factory, not both"),
+    (["tiny.toml"], "tiny.toml: not an ONNX model (.onnx) nor a PyTorch file"),
+    (["--model-factory", "tinyfactory:build", "--weights", "tiny.toml"], "tiny.toml: not a state dict that loads with weights_only=True"),
+])
+def test_pytorch_input_errors_are_one_line(args: list[str], message: str, local_factory: Path, image_dir: Path) -> None:
+    code, output = run("check", *args, "--recipe", "tiny.toml", "-d", "pil-bilinear", "--data", image_dir)
+    assert code == 2, output
+    assert message in output and len(output.strip().splitlines()) == 1
+
+
+def test_an_opset_the_exporter_does_not_write_is_an_error(local_factory: Path) -> None:
+    code, output = run("export", "--model-factory", "tinyfactory:build", "--weights", "w.pt", "--recipe", "tiny.toml", "-o", "m.onnx", "--opset", "10")
+    assert code == 2 and "exporter wrote opset 18, not the requested 10" in output
+
+
+def test_an_nhwc_model_is_checked_against_its_export(local_factory: Path, image_dir: Path) -> None:
+    (local_factory / "nhwc.toml").write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in {**TINY, "layout": "NHWC"}.items()) + "\n")
+    code, output = run("check", "--model-factory", "tinyfactory:nhwc", "--weights", "w.pt", "--recipe", "nhwc.toml",
+                       "-d", "pil-bilinear", "--data", image_dir)
+    assert code == 0, output
