@@ -41,6 +41,26 @@ def decode(data: bytes) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+@register(
+    "decode",
+    "opencv:noexif",
+    "opencv",
+    "cv2.imdecode(buf, IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION) then cvtColor BGR2RGB; EXIF orientation not applied",
+)
+def decode_ignoring_orientation(data: bytes) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None:
+        raise DecodeError("OpenCV could not decode the image (cv2.imdecode returned None)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+@register("colour", "opencv:i420", "opencv", "cvtColor RGB2YUV_I420 then YUV2RGB_I420: OpenCV's 4:2:0 round trip (BT.601)")
+def i420_round_trip(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    even = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    return cv2.cvtColor(cv2.cvtColor(even, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420)[:height, :width]
+
+
 def _register_resize(short: str, flag: int, flag_name: str, note: str) -> None:
     @register("resize", f"opencv:{short}", "opencv", f"cv2.resize(image, size, interpolation=cv2.{flag_name}); {note}")
     def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

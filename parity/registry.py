@@ -20,6 +20,7 @@ LIBRARY_MODULES: dict[str, tuple[str, str]] = {
     "opencv": ("parity_adapters.opencv", "opencv-python-headless"),
     "onnxruntime": ("parity_adapters.onnxruntime", "onnxruntime"),
     "torch": ("parity_adapters.torch", "parity[torch]"),
+    "simplejpeg": ("parity_adapters.simplejpeg", "simplejpeg"),
     "numpy": ("parity.ops", "numpy"),
     "center": ("parity.ops", "numpy"),
     "none": ("parity.ops", "numpy"),

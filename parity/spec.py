@@ -206,6 +206,14 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset("opencv-decode", "OpenCV decode only (stacks with a resize preset: pil-bilinear+opencv-decode)", {"decode": "opencv"}),
         Preset("pil-decode", "Pillow decode only", {"decode": "pil"}),
+        Preset("opencv-noexif", "OpenCV decode with IMREAD_IGNORE_ORIENTATION", {"decode": "opencv:noexif"}),
+        Preset("turbo", "libjpeg-turbo decode through simplejpeg, accurate IDCT (JPEG only; needs simplejpeg)", {"decode": "simplejpeg"}),
+        Preset("turbo-fast", "libjpeg-turbo fast IDCT + fast upsampling through simplejpeg (JPEG only; needs simplejpeg)", {"decode": "simplejpeg:fast"}),
+        Preset("bgr-swap", "colour: channels reversed (a missed BGR-to-RGB conversion)", {"colour": "swap:bgr"}),
+        Preset("nv12-bt601", "colour: YUV NV12 round trip, BT.601 limited range (numpy)", {"colour": "yuv:nv12-bt601-limited"}),
+        Preset("nv12-bt709", "colour: YUV NV12 round trip, BT.709 limited range (numpy)", {"colour": "yuv:nv12-bt709-limited"}),
+        Preset("yuv444-bt601", "colour: YUV 4:4:4 round trip, BT.601 limited range (numpy)", {"colour": "yuv:444-bt601-limited"}),
+        Preset("opencv-i420", "colour: OpenCV's RGB to I420 and back", {"colour": "opencv:i420"}),
     ]
 }
 

@@ -118,3 +118,11 @@ def test_a_five_line_pytest_file(lite0: Path, shared_sample: Path, pytester: pyt
             parity.assert_parity("{lite0}", deploy="opencv-bilinear", data="{shared_sample}", tolerance="5%")
     """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_decoder_and_colour_noise_on_the_shared_sample(lite0: Path, shared_sample: Path) -> None:
+    pytest.importorskip("simplejpeg", reason="the sysnoise extra is not installed")
+    from parity import api
+
+    report = api.check(lite0, ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709"], shared_sample)
+    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9]
