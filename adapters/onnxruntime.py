@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from parity.errors import ParityError
+from parity.models import cache_dir, file_sha256
 from parity.ops import logits_rows
 from parity.registry import register
 from parity.spec import RECIPE_METADATA_KEY
@@ -93,6 +98,57 @@ class OnnxRunner:
 def load(model_path: Path) -> OnnxRunner:
     """Open ``model_path`` in ONNX Runtime."""
     return OnnxRunner(model_path)
+
+
+def _transformed(model_path: Path, kind: str, make: Callable[[Path, Path], None]) -> Path:
+    """``model_path`` transformed by ``make(source, target)``, cached by the model's hash, the kind and the ORT version."""
+    target = cache_dir() / "transforms" / f"{file_sha256(model_path)[:20]}-{kind}-ort{ort.__version__}.onnx"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the quantizer advises pre-processing on the root logger
+    try:
+        make(model_path, partial)
+        partial.replace(target)
+    except ParityError:
+        raise
+    except Exception as exc:  # the converters raise their own types
+        raise ParityError(f"{model_path}: the {kind} transform failed ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    finally:
+        quiet.setLevel(level)
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def _to_fp16(source: Path, target: Path) -> None:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    onnx.save(convert_float_to_float16(onnx.load(str(source)), keep_io_types=True), str(target))
+
+
+def _to_int8_dynamic(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+@register(
+    "runtime", "onnxruntime:fp16", "onnxruntime",
+    "weights and activations in float16 (onnxruntime.transformers.float16, inputs and outputs kept float32), CPU",
+)
+def load_fp16(model_path: Path) -> OnnxRunner:
+    return OnnxRunner(_transformed(model_path, "fp16", _to_fp16))
+
+
+@register(
+    "runtime", "onnxruntime:int8-dynamic", "onnxruntime",
+    "onnxruntime.quantization.quantize_dynamic: int8 weights, per-tensor dynamic activation quantization, CPU",
+)
+def load_int8_dynamic(model_path: Path) -> OnnxRunner:
+    return OnnxRunner(_transformed(model_path, "int8-dynamic", _to_int8_dynamic))
 
 
 def library_versions() -> dict[str, str]:

@@ -104,27 +104,38 @@ def open_model(source: ModelSource) -> OpenedModel:
 
 
 def runner_for(model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DEFAULT_OPSET) -> Any:
-    """The runner for ``runtime``: eager torch, or ONNX Runtime on the model (exported first if it is PyTorch)."""
+    """The runner for ``runtime``: eager torch, or an ONNX Runtime variant (``onnxruntime``,
+    ``onnxruntime:fp16``, ...) on the ONNX model, a PyTorch model being exported first."""
     if runtime in model.runners:
         return model.runners[runtime]
     if runtime == "torch":
         if not model.is_torch:
             raise ParityError("runtime 'torch' needs a PyTorch model; this one is ONNX")
         runner = registry.get("runtime", "torch").function(model.module)
-    elif runtime == "onnxruntime" and model.is_torch:
-        path = model.onnx_path or exported_path(model, recipe, opset)
-        try:
-            runner = registry.get("runtime", "onnxruntime").function(path)
-        except ParityError:
-            if model.onnx_path is not None:
-                raise
-            path.unlink(missing_ok=True)  # a damaged cache entry: export again, once
-            runner = registry.get("runtime", "onnxruntime").function(exported_path(model, recipe, opset))
-        model.export_info = json.loads(runner.metadata().get("parity.export", "{}"))
     else:
-        runner = registry.get("runtime", runtime).function(model.source.path)
+        runner = registry.get("runtime", runtime).function(onnx_model_path(model, recipe, opset))
     model.runners[runtime] = runner
     return runner
+
+
+def onnx_model_path(model: OpenedModel, recipe: Recipe, opset: int = DEFAULT_OPSET) -> Path:
+    """The ONNX file the deployment side runs: the model itself, the export given, or the cached export
+    (checked by loading it; a damaged cache entry is exported again, once)."""
+    if not model.is_torch:
+        assert model.source.path is not None
+        return model.source.path
+    if model.onnx_path is not None:
+        return model.onnx_path
+    path = exported_path(model, recipe, opset)
+    try:
+        check = registry.get("runtime", "onnxruntime").function(path)
+    except ParityError:
+        path.unlink(missing_ok=True)
+        path = exported_path(model, recipe, opset)
+        check = registry.get("runtime", "onnxruntime").function(path)
+    model.export_info = json.loads(check.metadata().get("parity.export", "{}"))
+    model.onnx_path = path
+    return path
 
 
 def _code_fingerprint(model: OpenedModel) -> str:

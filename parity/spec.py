@@ -214,6 +214,8 @@ PRESETS: dict[str, Preset] = {
         Preset("nv12-bt709", "colour: YUV NV12 round trip, BT.709 limited range (numpy)", {"colour": "yuv:nv12-bt709-limited"}),
         Preset("yuv444-bt601", "colour: YUV 4:4:4 round trip, BT.601 limited range (numpy)", {"colour": "yuv:444-bt601-limited"}),
         Preset("opencv-i420", "colour: OpenCV's RGB to I420 and back", {"colour": "opencv:i420"}),
+        Preset("fp16", "runtime: the ONNX model converted to float16 (inputs and outputs float32)", {"runtime": "onnxruntime:fp16"}),
+        Preset("int8-dynamic", "runtime: the ONNX model with int8 weights, dynamic per-tensor quantization", {"runtime": "onnxruntime:int8-dynamic"}),
     ]
 }
 

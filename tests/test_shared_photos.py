@@ -120,9 +120,10 @@ def test_a_five_line_pytest_file(lite0: Path, shared_sample: Path, pytester: pyt
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def test_decoder_and_colour_noise_on_the_shared_sample(lite0: Path, shared_sample: Path) -> None:
+def test_decoder_colour_and_precision_noise_on_the_shared_sample(lite0: Path, shared_sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
     pytest.importorskip("simplejpeg", reason="the sysnoise extra is not installed")
     from parity import api
 
-    report = api.check(lite0, ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709"], shared_sample)
-    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9]
+    report = api.check(lite0, ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709", "fp16", "int8-dynamic"], shared_sample)
+    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9, 2, 67]

@@ -1,0 +1,54 @@
+"""Precision candidates: ONNX transforms that change what they claim, still run, and are cached by model hash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto
+
+from parity import api, registry
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "transforms"
+
+
+def test_fp16_converts_the_weights_and_keeps_float32_inputs_and_outputs(tiny_model: Path, cache: Path) -> None:
+    runner = registry.get("runtime", "onnxruntime:fp16").function(tiny_model)
+    (converted,) = cache.glob("*-fp16-*.onnx")
+    graph = onnx.load(str(converted)).graph
+    assert {t.data_type for t in graph.initializer} == {TensorProto.FLOAT16}
+    assert graph.input[0].type.tensor_type.elem_type == graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    original = registry.get("runtime", "onnxruntime").function(tiny_model)
+    batch = np.random.default_rng(0).normal(size=(4, 3, 8, 8)).astype(np.float32)
+    fp32, fp16 = original.run(batch), runner.run(batch)
+    assert 0 < np.abs(fp32 - fp16).max() < 0.5  # float16 rounding, not a different model
+
+
+def test_int8_dynamic_quantizes_and_runs(tiny_model: Path, cache: Path) -> None:
+    runner = registry.get("runtime", "onnxruntime:int8-dynamic").function(tiny_model)
+    (converted,) = cache.glob("*-int8-dynamic-*.onnx")
+    ops = {node.op_type for node in onnx.load(str(converted)).graph.node}
+    assert "DynamicQuantizeLinear" in ops and "Gemm" not in ops
+    assert runner.run(np.zeros((2, 3, 8, 8), np.float32)).shape == (2, 10)
+
+
+def test_transforms_are_cached_by_model_hash(tiny_model: Path, cache: Path) -> None:
+    registry.get("runtime", "onnxruntime:fp16").function(tiny_model)
+    (converted,) = cache.glob("*-fp16-*.onnx")
+    stamp = converted.stat().st_mtime_ns
+    registry.get("runtime", "onnxruntime:fp16").function(tiny_model)
+    assert converted.stat().st_mtime_ns == stamp
+
+
+def test_precision_presets_compose_with_preprocessing(tiny_model: Path, image_dir: Path, cache: Path) -> None:
+    report = api.check(tiny_model, ["fp16", "opencv-bilinear+fp16"], image_dir)
+    stages = [c.stack["stages"] for c in report.candidates]
+    assert [s["runtime"]["implementation"] for s in stages] == ["onnxruntime:fp16", "onnxruntime:fp16"]
+    assert stages[1]["decode"]["implementation"] == "opencv"
+    assert 0 < report.candidates[0].metrics.max_abs_logit_diff < 0.5
