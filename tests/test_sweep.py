@@ -1,0 +1,38 @@
+"""`parity sweep`: every family in one shared run, the paper's summary columns, the worst combination."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from parity import sweep
+from parity.cli import app
+
+
+def test_sweep_summarises_each_family_and_combines_the_worst(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    result = sweep.sweep(tiny_model, image_dir)
+    families = {f.family: f for f in result.families}
+    assert set(families) >= {"decoder", "resize", "colour", "precision", "combined"}
+    by_name = {c.stack["name"]: c.metrics for c in result.report.candidates}
+    resize = families["resize"]
+    rates = [by_name[n].flip_rate for n in resize.candidates]
+    assert resize.mean_flip_rate == pytest.approx(sum(rates) / len(rates)) and resize.max_flip_rate == max(rates)
+    assert by_name[resize.safest].disagreements == min(by_name[n].disagreements for n in resize.candidates)
+    parts = result.combined.split("+")
+    assert parts[0] in families["resize"].candidates and parts[1] in families["decoder"].candidates
+    assert by_name[result.combined].images == 12
+
+
+def test_sweep_cli_writes_json_and_markdown(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["sweep", str(tiny_model), "--data", str(image_dir), "--json", str(tmp_path / "s.json"),
+                                      "--markdown", str(tmp_path / "s.md"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Per family (as in the SysNoise tables)" in result.output
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert [f["family"] for f in report["sweep"]["families"]][-1] == "combined"
+    assert (tmp_path / "s.md").read_text().startswith("## parity sweep")
