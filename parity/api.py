@@ -290,7 +290,7 @@ def compare(
     sizes = {row.shape[-1] for run in (ref, cand) for row in run.rows if not isinstance(row, str)}
     if len(sizes) > 1:
         raise ParityError(f"the runs have different numbers of classes: {sorted(sizes)}")
-    label_table = read_labels_csv(Path(labels))[0] if labels else {**cand.labels, **ref.labels}
+    label_table, label_names = read_labels_csv(Path(labels)) if labels else ({**cand.labels, **ref.labels}, {})
     ids = list(dict.fromkeys([*ref.ids, *cand.ids]))
     rows_a, rows_b = dict(zip(ref.ids, ref.rows)), dict(zip(cand.ids, cand.rows))
     outcomes = pair_outcomes(
@@ -310,5 +310,5 @@ def compare(
         environment=ref.environment,
         timings={},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        class_names={**cand.class_names, **ref.class_names},
+        class_names={**cand.class_names, **ref.class_names, **label_names},
     )

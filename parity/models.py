@@ -183,6 +183,9 @@ def export(
         os.close(handle)
         partial = Path(name)
         info = adapter.export_onnx(model.module, partial, recipe, opset, dynamic_batch, exporter)
+        umask = os.umask(0)
+        os.umask(umask)
+        partial.chmod(0o666 & ~umask)  # mkstemp makes owner-only files; a model is an ordinary file
         partial.replace(output)
     except OSError as exc:
         raise ParityError(f"{output}: cannot write the model ({exc.strerror or exc})") from None

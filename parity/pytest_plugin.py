@@ -62,10 +62,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "parity_candidate" not in metafunc.fixturenames:
         return
     project = _project(metafunc.config.rootpath)
-    entries = project.candidates if project else []
-    gate, confidence = (project.get("gate"), project.get("confidence")) if project else (None, None)
-    candidates = [api.Candidate(c.stack, project.tolerance_for(c, gate, confidence)) for c in entries] if project else []
-    metafunc.parametrize("parity_candidate", candidates, ids=[c.stack for c in entries])
+    if project is None or not project.candidates:
+        reason = f"no [[tool.parity.candidates]] in {metafunc.config.rootpath / 'pyproject.toml'}"
+        metafunc.parametrize("parity_candidate", [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["unconfigured"])
+        return
+    gate, confidence = project.get("gate"), project.get("confidence")
+    candidates = [api.Candidate(c.stack, project.tolerance_for(c, gate, confidence)) for c in project.candidates]
+    metafunc.parametrize("parity_candidate", candidates, ids=[c.stack for c in project.candidates])
 
 
 @pytest.fixture
@@ -80,14 +83,14 @@ def parity_golden(request: pytest.FixtureRequest, parity_config: config.ProjectC
         if not update and not golden.is_dir():
             pytest.fail(f"no golden run at {golden}; create it with pytest --parity-update-golden", pytrace=False)
         model, data = _configured(parity_config, "model"), _configured(parity_config, "data")
-        tolerance = options.pop("tolerance", parity_config.get("tolerance"))
+        gate = {key: options.pop(key, parity_config.get(key)) for key in ("tolerance", "max_flips", "gate", "confidence")}
         with tempfile.TemporaryDirectory() as scratch:
             api.check(model, [stack], data, train=stack, save_run=scratch, labels=parity_config.get("labels"), **options)
             fresh = next(p for p in sorted(Path(scratch).iterdir()) if p.name.startswith("0-"))
             if update:
                 shutil.rmtree(golden, ignore_errors=True)
                 shutil.copytree(fresh, golden)
-            report = api.compare(golden, fresh, tolerance=tolerance)
+            report = api.compare(golden, fresh, **gate)
         if not report.passed:
             pytest.fail(summary(report), pytrace=False)
         return report

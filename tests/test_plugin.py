@@ -78,7 +78,10 @@ def test_fixtures_skip_with_the_reason_without_config(pytester: pytest.Pytester)
     pytester.makepyfile("""
         def test_needs_model(parity_model):
             pass
+
+        def test_candidate(parity_candidate):
+            pass
     """)
     result = pytester.runpytest_subprocess("-rs", "-p", "no:cacheprovider")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*no ?tool.parity? in *pyproject.toml*"])
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*no ?tool.parity? in *pyproject.toml*", "*no ??tool.parity.candidates?? in *pyproject.toml*"])

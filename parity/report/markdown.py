@@ -48,9 +48,9 @@ def dumps(report: Report, show_flips: int = 10) -> str:
         listed = c.disagreements + c.failed_both
         if not listed or show_flips <= 0:
             continue
-        lines += ["", f"<details><summary><code>{c.stack['name']}</code>: {len(c.disagreements)} disagreeing image(s)</summary>", "",
-                  "| image | label | reference | candidate |", "|---|---|---|---|"]
         worst = sorted(listed, key=lambda o: -(o.metrics.kl if o.metrics else float("inf")))[:show_flips]
+        summary = f"<code>{c.stack['name']}</code>: {len(c.disagreements)} disagreeing image(s), {len(worst)} shown, failures first, then by KL"
+        lines += ["", f"<details><summary>{summary}</summary>", "", "| image | label | reference | candidate |", "|---|---|---|---|"]
         for o in worst:
             label = "–" if o.label is None else str(o.label)
             lines.append(
