@@ -24,7 +24,7 @@ def direct_top1(path: Path, library: str, model: Path) -> int:
     else:
         array = cv2.cvtColor(cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         h, w = array.shape[:2]
-    short, size = min(w, h), TINY_RECIPE.resize_size
+    size = TINY_RECIPE.resize_size
     target = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
     if library == "pil":
         array = np.asarray(image.resize(target, Image.Resampling.BILINEAR))
