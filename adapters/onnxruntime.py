@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -133,6 +134,47 @@ def _to_int8_dynamic(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+def _to_int8_static(calibration: np.ndarray, per_channel: bool) -> Callable[[Path, Path], None]:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, source: Path) -> None:
+            name = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+            self.feeds = iter([{name: calibration[i : i + 1]} for i in range(len(calibration))])
+
+        def get_next(self) -> dict | None:
+            return next(self.feeds, None)
+
+    def make(source: Path, target: Path) -> None:
+        quantize_static(
+            str(source), str(target), Reader(source), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+        )
+
+    return make
+
+
+def _register_int8_static(name: str, per_channel: bool) -> None:
+    granularity = "per-channel" if per_channel else "per-tensor"
+
+    @register(
+        "runtime", f"onnxruntime:{name}", "onnxruntime",
+        f"onnxruntime.quantization.quantize_static, QDQ, int8 weights {granularity}, uint8 activations calibrated "
+        "(min-max) on the first images of the data through the reference stack, CPU",
+    )
+    def load(model_path: Path, calibration: np.ndarray | None = None) -> OnnxRunner:
+        if calibration is None or not len(calibration):
+            raise ParityError(f"{name} needs calibration images from the data")
+        digest = hashlib.sha256(calibration.tobytes()).hexdigest()[:12]
+        return OnnxRunner(_transformed(model_path, f"{name}-{digest}", _to_int8_static(calibration, per_channel)))
+
+    load.needs_calibration = True  # type: ignore[attr-defined]
+
+
+_register_int8_static("int8-static", per_channel=True)
+_register_int8_static("int8-static-tensor", per_channel=False)
 
 
 @register(

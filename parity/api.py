@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 import tomllib
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from parity import environment, models, ops, registry
 from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
 from parity.data import Dataset, discover, read_labels_csv
-from parity.engine import evaluate
+from parity.engine import evaluate, preprocess
 from parity.errors import ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.report import CandidateReport, Report
@@ -62,6 +64,25 @@ def candidate_report(stack: dict[str, Any], outcomes: list[ImageOutcome], tolera
         disagreements=[o for o in outcomes if o.disagrees],
         failed_both=[o for o in outcomes if o.status == "failed-both"],
     )
+
+
+CALIBRATION_IMAGES = 100
+
+
+def calibration_tensors(dataset: Dataset, reference: Stack, recipe: Recipe) -> np.ndarray:
+    """The first images of the data (at most ``CALIBRATION_IMAGES``) through the reference preprocessing,
+    for static quantization: calibrated on the user's own images, as deployment tools do."""
+    tensors = []
+    for item in dataset.items[:CALIBRATION_IMAGES]:
+        try:
+            value = preprocess(item.path.read_bytes(), [reference], recipe)[0]
+        except OSError:
+            continue
+        if isinstance(value, np.ndarray):
+            tensors.append(value)
+    if not tensors:
+        raise ParityError("static quantization needs calibration images, and none of the first ones could be read")
+    return np.stack(tensors)
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -216,9 +237,13 @@ def _check(
         Path(data), Path(labels) if labels else None, labels_from_folders, limit
     )
     resolved = resolve_model_recipe(opened, recipe, recipe_file)
+    runtimes = list(dict.fromkeys(s.runtime for s in stacks))
+    calibration = None
+    if any(models.needs_calibration(name) for name in runtimes):
+        calibration = calibration_tensors(dataset, reference, resolved.recipe)
     runners = {}
-    for name in dict.fromkeys(s.runtime for s in stacks):  # the reference first: torch is checked before it is exported
-        runners[name] = models.runner_for(opened, name, resolved.recipe, opset)
+    for name in runtimes:  # the reference first: torch is checked before it is exported
+        runners[name] = models.runner_for(opened, name, resolved.recipe, opset, calibration)
         runners[name].check_input(ops.tensor_shape(resolved.recipe))
     if on_start:
         on_start(len(dataset.items))

@@ -103,9 +103,17 @@ def open_model(source: ModelSource) -> OpenedModel:
     return OpenedModel(source, identity, fields, "pretrained_cfg", interpolation, module=module)
 
 
-def runner_for(model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DEFAULT_OPSET) -> Any:
+def needs_calibration(runtime: str) -> bool:
+    """Whether ``runtime`` (a static quantization) needs calibration tensors from the data."""
+    return bool(getattr(registry.get("runtime", runtime).function, "needs_calibration", False))
+
+
+def runner_for(
+    model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DEFAULT_OPSET, calibration: Any = None
+) -> Any:
     """The runner for ``runtime``: eager torch, or an ONNX Runtime variant (``onnxruntime``,
-    ``onnxruntime:fp16``, ...) on the ONNX model, a PyTorch model being exported first."""
+    ``onnxruntime:fp16``, ...) on the ONNX model, a PyTorch model being exported first. A static
+    quantization gets ``calibration`` (preprocessed tensors)."""
     if runtime in model.runners:
         return model.runners[runtime]
     if runtime == "torch":
@@ -113,7 +121,8 @@ def runner_for(model: OpenedModel, runtime: str, recipe: Recipe, opset: int = DE
             raise ParityError("runtime 'torch' needs a PyTorch model; this one is ONNX")
         runner = registry.get("runtime", "torch").function(model.module)
     else:
-        runner = registry.get("runtime", runtime).function(onnx_model_path(model, recipe, opset))
+        extra = {"calibration": calibration} if needs_calibration(runtime) else {}
+        runner = registry.get("runtime", runtime).function(onnx_model_path(model, recipe, opset), **extra)
     model.runners[runtime] = runner
     return runner
 

@@ -216,6 +216,8 @@ PRESETS: dict[str, Preset] = {
         Preset("opencv-i420", "colour: OpenCV's RGB to I420 and back", {"colour": "opencv:i420"}),
         Preset("fp16", "runtime: the ONNX model converted to float16 (inputs and outputs float32)", {"runtime": "onnxruntime:fp16"}),
         Preset("int8-dynamic", "runtime: the ONNX model with int8 weights, dynamic per-tensor quantization", {"runtime": "onnxruntime:int8-dynamic"}),
+        Preset("int8-static", "runtime: static int8 (QDQ), per-channel weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static"}),
+        Preset("int8-static-tensor", "runtime: static int8 (QDQ), per-tensor weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static-tensor"}),
     ]
 }
 

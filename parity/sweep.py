@@ -19,7 +19,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "opencv-bilinear", "opencv-nearest", "opencv-area", "opencv-cubic", "opencv-lanczos",
     ),
     "colour": ("bgr-swap", "nv12-bt601", "nv12-bt709", "yuv444-bt601", "opencv-i420"),
-    "precision": ("fp16", "int8-dynamic"),
+    "precision": ("fp16", "int8-dynamic", "int8-static", "int8-static-tensor"),
 }
 
 

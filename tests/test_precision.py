@@ -52,3 +52,25 @@ def test_precision_presets_compose_with_preprocessing(tiny_model: Path, image_di
     assert [s["runtime"]["implementation"] for s in stages] == ["onnxruntime:fp16", "onnxruntime:fp16"]
     assert stages[1]["decode"]["implementation"] == "opencv"
     assert 0 < report.candidates[0].metrics.max_abs_logit_diff < 0.5
+
+
+@pytest.mark.parametrize(("preset", "per_channel"), [("int8-static", True), ("int8-static-tensor", False)])
+def test_static_int8_is_calibrated_on_the_data_and_quantizes_weights_as_claimed(
+    preset: str, per_channel: bool, tiny_model: Path, image_dir: Path, cache: Path
+) -> None:
+    report = api.check(tiny_model, [preset], image_dir)
+    assert report.candidates[0].stack["stages"]["runtime"]["implementation"] == f"onnxruntime:{preset}"
+    (converted,) = cache.glob(f"*-{preset}-*.onnx")
+    graph = onnx.load(str(converted)).graph
+    assert {"QuantizeLinear", "DequantizeLinear"} <= {node.op_type for node in graph.node}
+    initializers = {t.name: t for t in graph.initializer}
+    weight_scale = next(initializers[n.input[1]] for n in graph.node if n.op_type == "DequantizeLinear" and n.input[0].startswith("W"))
+    assert (len(weight_scale.dims) == 1 and weight_scale.dims[0] == 10) is per_channel  # one scale per output class
+    assert report.candidates[0].metrics.images == 12
+
+
+def test_static_int8_without_calibration_images_is_a_clear_error(tiny_model: Path, cache: Path) -> None:
+    from parity.errors import ParityError
+
+    with pytest.raises(ParityError, match="needs calibration images"):
+        registry.get("runtime", "onnxruntime:int8-static").function(tiny_model)

@@ -125,5 +125,6 @@ def test_decoder_colour_and_precision_noise_on_the_shared_sample(lite0: Path, sh
     pytest.importorskip("simplejpeg", reason="the sysnoise extra is not installed")
     from parity import api
 
-    report = api.check(lite0, ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709", "fp16", "int8-dynamic"], shared_sample)
-    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9, 2, 67]
+    presets = ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709", "fp16", "int8-dynamic", "int8-static"]
+    report = api.check(lite0, presets, shared_sample)
+    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9, 2, 67, 12]
