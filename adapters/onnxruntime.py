@@ -196,3 +196,51 @@ def load_int8_dynamic(model_path: Path) -> OnnxRunner:
 def library_versions() -> dict[str, str]:
     """ONNX Runtime's version and its available execution providers."""
     return {"onnxruntime": ort.__version__, "onnxruntime.providers": ",".join(ort.get_available_providers())}
+
+
+# --- the ONNX Resize operator, run in ONNX Runtime -------------------------------------------------
+
+_RESIZE_SESSIONS: dict[str, ort.InferenceSession] = {}
+
+
+def _resize_session(mode: str, transform: str, antialias: bool) -> ort.InferenceSession:
+    """A one-node model: Resize(image as float32 NCHW, sizes) with the given attributes, opset 18."""
+    from onnx import TensorProto, helper
+
+    key = f"{mode}-{transform}-{antialias}"
+    if key not in _RESIZE_SESSIONS:
+        attributes = {"mode": mode, "coordinate_transformation_mode": transform, "antialias": int(antialias)}
+        if mode == "nearest":
+            attributes["nearest_mode"] = "floor"
+        node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], **attributes)
+        graph = helper.make_graph(
+            [node], "resize",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "h", "w"]), helper.make_tensor_value_info("sizes", TensorProto.INT64, [4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, "oh", "ow"])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+        model.ir_version = 8
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        _RESIZE_SESSIONS[key] = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return _RESIZE_SESSIONS[key]
+
+
+def _register_onnx_resize(mode: str, transform: str, antialias: bool) -> None:
+    name = f"onnx:{mode}-{transform}" + ("-aa" if antialias else "")
+    description = (f"ONNX Resize (opset 18) in ONNX Runtime: mode={mode}, coordinate_transformation_mode={transform}, "
+                   f"antialias={int(antialias)}" + (", nearest_mode=floor" if mode == "nearest" else "") + "; float32 out (not rounded)")
+
+    @register("resize", name, "onnxruntime", description)
+    def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        x = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+        sizes = np.array([1, 3, size[1], size[0]], dtype=np.int64)
+        return _resize_session(mode, transform, antialias).run(None, {"x": x, "sizes": sizes})[0][0].transpose(1, 2, 0)
+
+
+for _mode, _transform, _aa in (
+    ("linear", "half_pixel", False), ("linear", "pytorch_half_pixel", False), ("linear", "asymmetric", False),
+    ("linear", "align_corners", False), ("linear", "half_pixel", True), ("cubic", "half_pixel", False),
+    ("nearest", "asymmetric", False),
+):
+    _register_onnx_resize(_mode, _transform, _aa)

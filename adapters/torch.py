@@ -340,3 +340,30 @@ def _drop_stack_traces(graph: onnx.GraphProto) -> None:
 
 def library_versions() -> dict[str, str]:
     return {"torch": torch.__version__}
+
+
+# --- resizing ------------------------------------------------------------------------------------
+
+def _register_interpolate(name: str, mode: str, antialias: bool, align_corners: bool | None, integer: bool) -> None:
+    kind = "uint8 in, uint8 out" if integer else "float32 in, float32 out (not rounded)"
+    options = f"mode={mode!r}, antialias={antialias}" + (f", align_corners={align_corners}" if align_corners is not None else "")
+
+    @register("resize", f"torch:{name}", "torch", f"torch.nn.functional.interpolate({options}), {kind}")
+    def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        if not integer:
+            tensor = tensor.float()
+        out = torch.nn.functional.interpolate(tensor, size=(size[1], size[0]), mode=mode, antialias=antialias, align_corners=align_corners)
+        return out[0].permute(1, 2, 0).contiguous().numpy()
+
+
+for _args in (
+    ("bilinear", "bilinear", False, False, False),
+    ("bilinear-ac", "bilinear", False, True, False),
+    ("bilinear-aa", "bilinear", True, False, False),
+    ("bilinear-aa-uint8", "bilinear", True, False, True),
+    ("bicubic", "bicubic", False, False, False),
+    ("bicubic-aa", "bicubic", True, False, False),
+    ("nearest", "nearest", False, None, False),
+):
+    _register_interpolate(*_args)

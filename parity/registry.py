@@ -19,6 +19,7 @@ LIBRARY_MODULES: dict[str, tuple[str, str]] = {
     "pil": ("parity_adapters.pil", "pillow"),
     "opencv": ("parity_adapters.opencv", "opencv-python-headless"),
     "onnxruntime": ("parity_adapters.onnxruntime", "onnxruntime"),
+    "onnx": ("parity_adapters.onnxruntime", "onnxruntime"),
     "torch": ("parity_adapters.torch", "parity[torch]"),
     "simplejpeg": ("parity_adapters.simplejpeg", "simplejpeg"),
     "numpy": ("parity.ops", "numpy"),

@@ -214,6 +214,17 @@ PRESETS: dict[str, Preset] = {
         Preset("nv12-bt709", "colour: YUV NV12 round trip, BT.709 limited range (numpy)", {"colour": "yuv:nv12-bt709-limited"}),
         Preset("yuv444-bt601", "colour: YUV 4:4:4 round trip, BT.601 limited range (numpy)", {"colour": "yuv:444-bt601-limited"}),
         Preset("opencv-i420", "colour: OpenCV's RGB to I420 and back", {"colour": "opencv:i420"}),
+        *[
+            Preset(f"torch-{short}", f"Pillow decode, torch interpolate {short} resize (needs torch)", {"resize": f"torch:{short}"})
+            for short in ("bilinear", "bilinear-ac", "bilinear-aa", "bilinear-aa-uint8", "bicubic", "bicubic-aa", "nearest")
+        ],
+        *[
+            Preset(f"onnx-{short}", f"Pillow decode, the ONNX Resize operator ({short}) in ONNX Runtime", {"resize": f"onnx:{short}"})
+            for short in (
+                "linear-half_pixel", "linear-pytorch_half_pixel", "linear-asymmetric", "linear-align_corners",
+                "linear-half_pixel-aa", "cubic-half_pixel", "nearest-asymmetric",
+            )
+        ],
         Preset("fp16", "runtime: the ONNX model converted to float16 (inputs and outputs float32)", {"runtime": "onnxruntime:fp16"}),
         Preset("int8-dynamic", "runtime: the ONNX model with int8 weights, dynamic per-tensor quantization", {"runtime": "onnxruntime:int8-dynamic"}),
         Preset("int8-static", "runtime: static int8 (QDQ), per-channel weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static"}),

@@ -18,6 +18,12 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "pil-nearest", "pil-box", "pil-hamming", "pil-bicubic", "pil-lanczos",
         "opencv-bilinear", "opencv-nearest", "opencv-area", "opencv-cubic", "opencv-lanczos",
     ),
+    "resize-framework": (
+        "torch-bilinear", "torch-bilinear-ac", "torch-bilinear-aa", "torch-bilinear-aa-uint8", "torch-bicubic",
+        "torch-bicubic-aa", "torch-nearest", "onnx-linear-half_pixel", "onnx-linear-pytorch_half_pixel",
+        "onnx-linear-asymmetric", "onnx-linear-align_corners", "onnx-linear-half_pixel-aa", "onnx-cubic-half_pixel",
+        "onnx-nearest-asymmetric",
+    ),
     "colour": ("bgr-swap", "nv12-bt601", "nv12-bt709", "yuv444-bt601", "opencv-i420"),
     "precision": ("fp16", "int8-dynamic", "int8-static", "int8-static-tensor"),
 }
