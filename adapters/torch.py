@@ -350,7 +350,7 @@ def _register_interpolate(name: str, mode: str, antialias: bool, align_corners: 
 
     @register("resize", f"torch:{name}", "torch", f"torch.nn.functional.interpolate({options}), {kind}")
     def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+        tensor = torch.from_numpy(np.require(image, requirements=["C", "W"])).permute(2, 0, 1)[None]  # decoders may return read-only arrays
         if not integer:
             tensor = tensor.float()
         out = torch.nn.functional.interpolate(tensor, size=(size[1], size[0]), mode=mode, antialias=antialias, align_corners=align_corners)
