@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from parity import environment, models, ops, registry
+from parity import config, environment, models, ops, registry
 from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
 from parity.data import Dataset, discover, read_labels_csv
 from parity.engine import evaluate, preprocess
@@ -19,7 +18,7 @@ from parity.errors import ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.report import CandidateReport, Report
 from parity.runs import RunWriter, load_run
-from parity.spec import PRESETS, REFERENCE_PRESET, Recipe, ResolvedRecipe, Stack, resolve_recipe, resolve_stack
+from parity.spec import PRESETS, REFERENCE_PRESET, Recipe, ResolvedRecipe, Stack, read_toml, resolve_recipe, resolve_stack
 
 ModelLike = str | Path | ModelSource
 
@@ -85,21 +84,10 @@ def calibration_tensors(dataset: Dataset, reference: Stack, recipe: Recipe) -> n
     return np.stack(tensors)
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParityError(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ParityError(f"{path}: not readable TOML ({exc})") from None
-
-
 def project_recipe(folder: Path | None = None) -> dict[str, Any] | None:
     """The ``[tool.parity.recipe]`` table of ``pyproject.toml`` in ``folder`` (the working directory), if any."""
-    pyproject = (folder or Path.cwd()) / "pyproject.toml"
-    if not pyproject.is_file():
-        return None
-    return _read_toml(pyproject, "pyproject.toml").get("tool", {}).get("parity", {}).get("recipe")
+    project = config.load(folder)
+    return project.recipe if project else None
 
 
 def _source(model: ModelLike | None, factory: str | None, weights: str | Path | None, trust: bool) -> ModelSource:
@@ -116,7 +104,7 @@ def resolve_model_recipe(
     """Recipe precedence: flags > ``recipe_file`` > ``[tool.parity.recipe]`` > what the model carries > defaults."""
     file_fields = None
     if recipe_file is not None:
-        data = _read_toml(Path(recipe_file), "recipe file")
+        data = read_toml(Path(recipe_file), "recipe file")
         file_fields = data.get("recipe", data)
     return resolve_recipe(
         overrides=recipe,

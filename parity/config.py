@@ -21,13 +21,13 @@ Flags override every key. Paths are relative to the folder holding pyproject.tom
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from parity.compare import Tolerance
 from parity.errors import ParityError
+from parity.spec import read_toml
 
 PATH_KEYS = ("model", "weights", "data", "labels", "json", "junit", "markdown", "save_run")
 SCALAR_KEYS = (
@@ -53,6 +53,7 @@ class ProjectConfig:
     path: Path
     values: dict[str, Any] = field(default_factory=dict)
     candidates: list[CandidateConfig] = field(default_factory=list)
+    recipe: Any = None  # the [tool.parity.recipe] table, validated where recipes are resolved
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -69,10 +70,7 @@ def load(folder: Path | None = None) -> ProjectConfig | None:
     path = (folder or Path.cwd()) / "pyproject.toml"
     if not path.is_file():
         return None
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("parity")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ParityError(f"{path}: not readable TOML ({exc})") from None
+    table = read_toml(path, "pyproject.toml").get("tool", {}).get("parity")
     if table is None:
         return None
     if not isinstance(table, dict):
@@ -90,7 +88,7 @@ def load(folder: Path | None = None) -> ProjectConfig | None:
     for key in SCALAR_KEYS:
         if key in table:
             values[key] = table[key]
-    return ProjectConfig(path, values, _candidates(path, table))
+    return ProjectConfig(path, values, _candidates(path, table), table.get("recipe"))
 
 
 def _candidates(path: Path, table: dict[str, Any]) -> list[CandidateConfig]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
 from parity.data import Dataset, from_paths
 from parity.errors import ParityError
-from parity.models import cache_dir
+from parity.models import cache_dir, write_model
 
 DEMO_MODEL_NAME = "efficientnet-lite0.onnx"
 
@@ -31,17 +30,7 @@ def build_demo_model(path: Path) -> dict[str, str]:
     """Build EfficientNet-Lite0 in PyTorch, export it to ONNX at ``path`` with its recipe in the metadata."""
     lite = _demo_module("efficientnet_lite")
     exporter = _demo_module("torch")
-    if path.is_dir():
-        raise ParityError(f"{path}: is a folder; give a file path such as {path / 'lite0.onnx'}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-            partial = Path(scratch) / path.name
-            info = exporter.export_onnx(lite.build_lite0(), partial, lite.LITE0_RECIPE)
-            partial.replace(path)
-    except OSError as exc:
-        raise ParityError(f"{path}: cannot write the model ({exc.strerror or exc})") from None
-    return info
+    return write_model(path, lambda partial: exporter.export_onnx(lite.build_lite0(), partial, lite.LITE0_RECIPE))
 
 
 def demo_model() -> Path:

@@ -16,13 +16,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from parity import registry
 from parity.errors import ParityError
 from parity.spec import Recipe
 
 DEFAULT_OPSET = 18
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -179,19 +180,27 @@ def export(
     """Export a PyTorch model to ``output`` (written atomically) with ``recipe`` in its metadata."""
     if not model.is_torch:
         raise ParityError(f"{model.source.path}: is already ONNX; export takes a PyTorch model")
+    adapter = torch_adapter()
+    info = write_model(output, lambda partial: adapter.export_onnx(model.module, partial, recipe, opset, dynamic_batch, exporter))
+    model.export_info = info
+    return info
+
+
+def write_model(output: Path, write: Callable[[Path], T]) -> T:
+    """Call ``write(partial)`` on a temporary file beside ``output``, then move it into place: a failed or
+    interrupted export never leaves a half-written model. Returns what ``write`` returned."""
     output = output.resolve() if output.is_symlink() else output
     if output.is_dir():
         raise ParityError(f"{output}: is a folder; give a file path such as {output / 'model.onnx'}")
     if output.exists() and not output.is_file():
         raise ParityError(f"{output}: is not a regular file; give a file path for the ONNX model")
-    adapter = torch_adapter()
     partial: Path | None = None
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent)
         os.close(handle)
         partial = Path(name)
-        info = adapter.export_onnx(model.module, partial, recipe, opset, dynamic_batch, exporter)
+        result = write(partial)
         umask = os.umask(0)
         os.umask(umask)
         partial.chmod(0o666 & ~umask)  # mkstemp makes owner-only files; a model is an ordinary file
@@ -202,5 +211,4 @@ def export(
         if partial is not None:
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
-    model.export_info = info
-    return info
+    return result

@@ -257,17 +257,22 @@ def resolve_stack(spec: str, relative_to: Path | None = None, _seen: frozenset[P
     return Stack(name=spec, **values)
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file as a dict; a missing or unreadable file is a one-line :class:`ParityError` naming ``what``."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParityError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ParityError(f"{path}: not a readable TOML {what} ({exc})") from None
+
+
 def load_stack_file(path: Path, _seen: frozenset[Path] = frozenset()) -> Stack:
     """Read a stack from TOML: ``name``, optional ``extends`` (a preset composition or another file,
     relative to this one), ``[stages]`` mapping stage names to implementation names."""
     if path.resolve() in _seen:
         raise ParityError(f"{path}: 'extends' loops back to a file already being read")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ParityError(f"{path}: stack file not found") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ParityError(f"{path}: not a readable TOML stack ({exc})") from None
+    data = read_toml(path, "stack file")
     expected = f"expected name, extends and a [stages] table with {', '.join(STAGES)}"
     unknown = set(data) - {"name", "extends", "stages"}
     stages = data.get("stages", {})
