@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from parity.errors import ParityError
+from parity.errors import NotApplicable, ParityError
 from parity.models import cache_dir, file_sha256
 from parity.ops import logits_rows
 from parity.registry import register
@@ -191,6 +191,105 @@ def load_fp16(model_path: Path) -> OnnxRunner:
 )
 def load_int8_dynamic(model_path: Path) -> OnnxRunner:
     return OnnxRunner(_transformed(model_path, "int8-dynamic", _to_int8_dynamic))
+
+
+# --- execution providers other than the CPU --------------------------------------------------------
+
+PROVIDERS: dict[str, str] = {
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "migraphx": "MIGraphXExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "qnn": "QNNExecutionProvider",
+    "xnnpack": "XnnpackExecutionProvider",
+}
+
+
+def _register_provider(short: str, provider: str) -> None:
+    @register(
+        "runtime", f"onnxruntime:{short}", "onnxruntime",
+        f"onnxruntime.InferenceSession with providers [{provider}, CPUExecutionProvider]: nodes the provider "
+        "lacks fall back to the CPU, as in deployment; float32",
+    )
+    def load(model_path: Path) -> OnnxRunner:
+        return OnnxRunner(model_path, providers=[provider, "CPUExecutionProvider"])
+
+    def unavailable() -> str | None:
+        available = ort.get_available_providers()
+        return None if provider in available else f"this onnxruntime offers {', '.join(available)}, not {provider}"
+
+    load.unavailable = unavailable  # type: ignore[attr-defined]
+
+
+for _short, _provider in PROVIDERS.items():
+    _register_provider(_short, _provider)
+
+
+# --- graph noise: one attribute changed in every node of one kind --------------------------------
+
+
+def flip_ceil_mode(model: onnx.ModelProto) -> int:
+    """Flip ``ceil_mode`` (0 <-> 1) on every MaxPool node of the main graph; returns how many changed."""
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type == "MaxPool":
+            current = next((a for a in node.attribute if a.name == "ceil_mode"), None)
+            value = 1 - (current.i if current is not None else 0)
+            if current is not None:
+                node.attribute.remove(current)
+            node.attribute.append(onnx.helper.make_attribute("ceil_mode", value))
+            changed += 1
+    return changed
+
+
+def switch_upsample_mode(model: onnx.ModelProto) -> int:
+    """Switch ``mode`` nearest <-> linear on every Resize and Upsample node of the main graph (cubic is
+    left alone); returns how many changed."""
+    switch = {"nearest": "linear", "linear": "nearest"}
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type in ("Resize", "Upsample"):
+            current = next((a for a in node.attribute if a.name == "mode"), None)
+            mode = current.s.decode() if current is not None else "nearest"
+            if mode not in switch:
+                continue
+            if current is not None:
+                node.attribute.remove(current)
+            node.attribute.append(onnx.helper.make_attribute("mode", switch[mode]))
+            changed += 1
+    return changed
+
+
+def _graph_transform(transform: Callable[[onnx.ModelProto], int], nodes: str) -> Callable[[Path, Path], None]:
+    def make(source: Path, target: Path) -> None:
+        model = onnx.load(str(source))
+        if not transform(model):
+            raise NotApplicable(f"{source}: the model has no {nodes} node to change")
+        del model.graph.value_info[:]  # shapes inferred before the change may no longer hold
+        onnx.save(model, str(target))
+
+    return make
+
+
+@register(
+    "runtime", "onnxruntime:ceil-mode", "onnxruntime",
+    "every MaxPool node's ceil_mode flipped (0 <-> 1), as when a deployment framework rounds pooled sizes the "
+    "other way; CPU",
+)
+def load_ceil_mode(model_path: Path) -> OnnxRunner:
+    return OnnxRunner(_transformed(model_path, "ceil-mode", _graph_transform(flip_ceil_mode, "MaxPool")))
+
+
+@register(
+    "runtime", "onnxruntime:upsample-mode", "onnxruntime",
+    "every Resize/Upsample node's mode switched nearest <-> linear, as when a converter maps upsampling to the "
+    "other kernel; CPU",
+)
+def load_upsample_mode(model_path: Path) -> OnnxRunner:
+    return OnnxRunner(_transformed(model_path, "upsample-mode", _graph_transform(switch_upsample_mode, "Resize or Upsample")))
 
 
 def library_versions() -> dict[str, str]:

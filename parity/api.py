@@ -14,7 +14,7 @@ from parity import config, environment, models, ops, registry
 from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
 from parity.data import Dataset, discover, read_labels_csv
 from parity.engine import evaluate, preprocess
-from parity.errors import ParityError
+from parity.errors import NotApplicable, ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.report import CandidateReport, Report
 from parity.runs import RunWriter, load_run
@@ -148,6 +148,7 @@ def check(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    skip_inapplicable: bool = False,
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
@@ -163,6 +164,8 @@ def check(
     every stack's per-image outputs in that folder for ``parity compare``. The recipe resolves as flags (``recipe``) >
     ``recipe_file`` > ``[tool.parity.recipe]`` in ./pyproject.toml > the model's own > defaults.
     ``on_start`` receives the number of images, ``on_progress`` the number finished since the last call.
+    With ``skip_inapplicable``, a candidate whose graph transform finds nothing to change in this model is
+    left out and listed in ``Report.skipped`` instead of stopping the check.
     """
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
@@ -171,7 +174,7 @@ def check(
     opened = models.open_model(_source(model, model_factory, weights, trust_model))
     return _check(
         opened, candidates, data, train, labels, labels_from_folders, limit, recipe,
-        recipe_file, opset, batch_size, workers, on_progress, on_start, save_run,
+        recipe_file, opset, batch_size, workers, on_progress, on_start, save_run, skip_inapplicable,
     )
 
 
@@ -212,6 +215,7 @@ def _check(
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     save_run: str | Path | None = None,
+    skip_inapplicable: bool = False,
 ) -> Report:
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
@@ -229,10 +233,25 @@ def _check(
     calibration = None
     if any(models.needs_calibration(name) for name in runtimes):
         calibration = calibration_tensors(dataset, reference, resolved.recipe)
-    runners = {}
+    runners, inapplicable = {}, {}
     for name in runtimes:  # the reference first: torch is checked before it is exported
-        runners[name] = models.runner_for(opened, name, resolved.recipe, opset, calibration)
+        try:
+            runners[name] = models.runner_for(opened, name, resolved.recipe, opset, calibration)
+        except NotApplicable as exc:
+            if not skip_inapplicable or name == reference.runtime:
+                raise
+            inapplicable[name] = str(exc)
+            continue
         runners[name].check_input(ops.tensor_shape(resolved.recipe))
+    skipped = {stack.name: inapplicable[stack.runtime] for stack in candidates if stack.runtime in inapplicable}
+    if skipped:
+        kept = [i for i, stack in enumerate(candidates) if stack.runtime not in inapplicable]
+        if not kept:
+            raise ParityError("no candidate applies to this model: " + "; ".join(f"{n}: {r}" for n, r in skipped.items()))
+        candidate_tolerances = [candidate_tolerances[i] for i in kept]
+        described = [described[0], *(described[1 + i] for i in kept)]
+        candidates = [stack for stack, _ in candidate_tolerances]
+        stacks = [reference, *candidates]
     if on_start:
         on_start(len(dataset.items))
     libraries = {registry.library_of(name) for stack in stacks for _, name in stack.stages()}
@@ -260,6 +279,7 @@ def _check(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         class_names=dataset.class_names,
         saved_runs=saved,
+        skipped=skipped,
     )
 
 

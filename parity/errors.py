@@ -3,3 +3,7 @@
 
 class ParityError(Exception):
     """A usage or input error: bad flag, unreadable model, no images, unknown stack."""
+
+
+class NotApplicable(ParityError):
+    """A stage that cannot apply to this model (a graph transform with no node to change)."""

@@ -22,6 +22,8 @@ LIBRARY_MODULES: dict[str, tuple[str, str]] = {
     "onnx": ("parity_adapters.onnxruntime", "onnxruntime"),
     "torch": ("parity_adapters.torch", "parity[torch]"),
     "simplejpeg": ("parity_adapters.simplejpeg", "simplejpeg"),
+    "ffmpeg": ("parity_adapters.ffmpeg", "av"),
+    "vips": ("parity_adapters.vips", "pyvips[binary]"),
     "numpy": ("parity.ops", "numpy"),
     "center": ("parity.ops", "numpy"),
     "none": ("parity.ops", "numpy"),
@@ -72,11 +74,20 @@ def _import_library(library: str) -> None:
 
 
 def get(stage: str, name: str) -> Adapter:
-    """The adapter registered for ``(stage, name)``, importing its library module on first use."""
+    """The adapter registered for ``(stage, name)``, importing its library module on first use.
+
+    An adapter function may carry ``unavailable() -> str | None``: a reason it cannot run on this
+    machine (an execution provider this onnxruntime lacks), raised here as a :class:`ParityError`.
+    """
     if (stage, name) not in _ADAPTERS:
         _import_library(library_of(name))
     try:
-        return _ADAPTERS[(stage, name)]
+        adapter = _ADAPTERS[(stage, name)]
     except KeyError:
         known = sorted(n for s, n in _ADAPTERS if s == stage)
         raise ParityError(f"no {stage} implementation {name!r} (known: {', '.join(known)})") from None
+    unavailable = getattr(adapter.function, "unavailable", None)
+    reason = unavailable() if unavailable else None
+    if reason:
+        raise ParityError(f"{stage} {name!r} cannot run here: {reason}")
+    return adapter

@@ -169,7 +169,7 @@ class Preset:
     stages: dict[str, str] = field(default_factory=dict)
 
 
-_DECODER_LABELS = {"pil": "Pillow", "opencv": "OpenCV"}
+_DECODER_LABELS = {"pil": "Pillow", "opencv": "OpenCV", "vips": "libvips"}
 
 
 def _resize_presets(library: str, methods: dict[str, str], decode: str) -> list[Preset]:
@@ -204,9 +204,26 @@ PRESETS: dict[str, Preset] = {
             },
             "opencv",
         ),
+        *_resize_presets(
+            "vips",
+            {
+                "nearest": "libvips nearest",
+                "linear": "libvips linear (antialiased when shrinking)",
+                "cubic": "libvips cubic (antialiased when shrinking)",
+                "mitchell": "libvips Mitchell (antialiased when shrinking)",
+                "lanczos2": "libvips lanczos2 (antialiased when shrinking)",
+                "lanczos3": "libvips lanczos3, its default (antialiased when shrinking)",
+                "mks2013": "libvips Magic Kernel Sharp 2013",
+                "mks2021": "libvips Magic Kernel Sharp 2021",
+            },
+            "vips",
+        ),
         Preset("opencv-decode", "OpenCV decode only (stacks with a resize preset: pil-bilinear+opencv-decode)", {"decode": "opencv"}),
         Preset("pil-decode", "Pillow decode only", {"decode": "pil"}),
         Preset("opencv-noexif", "OpenCV decode with IMREAD_IGNORE_ORIENTATION", {"decode": "opencv:noexif"}),
+        Preset("ffmpeg", "FFmpeg decode through PyAV, swscale bicubic to RGB as the ffmpeg command line (needs av)", {"decode": "ffmpeg"}),
+        Preset("ffmpeg-bilinear", "FFmpeg decode through PyAV, swscale bilinear to RGB, PyAV's default (needs av)", {"decode": "ffmpeg:bilinear"}),
+        Preset("vips", "libvips decode through pyvips (needs pyvips)", {"decode": "vips"}),
         Preset("turbo", "libjpeg-turbo decode through simplejpeg, accurate IDCT (JPEG only; needs simplejpeg)", {"decode": "simplejpeg"}),
         Preset("turbo-fast", "libjpeg-turbo fast IDCT + fast upsampling through simplejpeg (JPEG only; needs simplejpeg)", {"decode": "simplejpeg:fast"}),
         Preset("bgr-swap", "colour: channels reversed (a missed BGR-to-RGB conversion)", {"colour": "swap:bgr"}),
@@ -229,6 +246,15 @@ PRESETS: dict[str, Preset] = {
         Preset("int8-dynamic", "runtime: the ONNX model with int8 weights, dynamic per-tensor quantization", {"runtime": "onnxruntime:int8-dynamic"}),
         Preset("int8-static", "runtime: static int8 (QDQ), per-channel weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static"}),
         Preset("int8-static-tensor", "runtime: static int8 (QDQ), per-tensor weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static-tensor"}),
+        Preset("ceil-mode", "graph: every MaxPool's ceil_mode flipped (models with MaxPool only)", {"runtime": "onnxruntime:ceil-mode"}),
+        Preset("upsample-mode", "graph: every Resize/Upsample switched nearest <-> linear (models with them only)", {"runtime": "onnxruntime:upsample-mode"}),
+        *[
+            Preset(f"ort-{short}", f"runtime: ONNX Runtime's {label} execution provider (where this onnxruntime has it)", {"runtime": f"onnxruntime:{short}"})
+            for short, label in (
+                ("cuda", "CUDA"), ("tensorrt", "TensorRT"), ("rocm", "ROCm"), ("migraphx", "MIGraphX"), ("openvino", "OpenVINO"),
+                ("dml", "DirectML"), ("coreml", "CoreML"), ("qnn", "QNN"), ("xnnpack", "XNNPACK"),
+            )
+        ],
     ]
 }
 

@@ -13,7 +13,7 @@ from parity.report import CandidateReport, Report
 from parity.spec import PRESETS, resolve_stack
 
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "decoder": ("opencv-decode", "opencv-noexif", "turbo", "turbo-fast"),
+    "decoder": ("opencv-decode", "opencv-noexif", "ffmpeg", "ffmpeg-bilinear", "vips", "turbo", "turbo-fast"),
     "resize": (
         "pil-nearest", "pil-box", "pil-hamming", "pil-bicubic", "pil-lanczos",
         "opencv-bilinear", "opencv-nearest", "opencv-area", "opencv-cubic", "opencv-lanczos",
@@ -24,8 +24,14 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "onnx-linear-asymmetric", "onnx-linear-align_corners", "onnx-linear-half_pixel-aa", "onnx-cubic-half_pixel",
         "onnx-nearest-asymmetric",
     ),
+    "resize-vips": (
+        "vips-nearest", "vips-linear", "vips-cubic", "vips-mitchell", "vips-lanczos2", "vips-lanczos3", "vips-mks2013",
+        "vips-mks2021",
+    ),
     "colour": ("bgr-swap", "nv12-bt601", "nv12-bt709", "yuv444-bt601", "opencv-i420"),
     "precision": ("fp16", "int8-dynamic", "int8-static", "int8-static-tensor"),
+    "graph": ("ceil-mode", "upsample-mode"),
+    "provider": ("ort-cuda", "ort-tensorrt", "ort-rocm", "ort-migraphx", "ort-openvino", "ort-dml", "ort-coreml", "ort-qnn", "ort-xnnpack"),
 }
 
 
@@ -106,10 +112,13 @@ def sweep(model: Any, data: Any, on_progress: Callable[[int], None] | None = Non
     names = [name for members in families.values() for name in members]
     if not names:
         raise ParityError("no noise preset can run here; see the skipped list")
-    report = api.check(model, names, data, on_progress=on_progress, on_start=on_start, **options)
+    report = api.check(model, names, data, on_progress=on_progress, on_start=on_start, skip_inapplicable=True, **options)
+    skipped.update(report.skipped)
+    families = {f: tuple(n for n in members if n not in report.skipped) for f, members in families.items()}
     by_name = {c.stack["name"]: c for c in report.candidates}
     summaries = [_summarise(f, [by_name[n] for n in members]) for f, members in families.items() if members]
-    # Resize presets also name a decoder, so the decoder family's worst goes after them and wins.
+    # Resize presets also name a decoder, so the decoder family's worst goes after them and wins;
+    # graph transforms and providers each replace the runtime, so only precision's worst is combined.
     order = ("resize", "decoder", "colour", "precision")
     worst = [max((by_name[n] for n in families[f]), key=lambda c: c.metrics.disagreements).stack["name"]
              for f in order if families.get(f)]

@@ -49,6 +49,7 @@ class Report:
     created: str
     class_names: dict[int, str] = field(default_factory=dict)
     saved_runs: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -77,6 +78,7 @@ class Report:
             ],
             "environment": self.environment,
             "timings": self.timings,
+            **({"skipped": self.skipped} if self.skipped else {}),
         }
 
 
