@@ -22,6 +22,34 @@ from parity.spec import RECIPE_METADATA_KEY
 _ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
+def _tensors_with_external_data(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
+    found = [t for t in graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.TENSOR and attribute.t.data_location == onnx.TensorProto.EXTERNAL:
+                found.append(attribute.t)
+            for subgraph in [attribute.g, *attribute.graphs] if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) else []:
+                found += _tensors_with_external_data(subgraph)
+    return found
+
+
+def refuse_external_data_outside(model_path: Path) -> None:
+    """Raise a one-line error if any tensor's external data file lies outside the model's folder (an
+    absolute path, ``..``, or a symlink that leads out): a model file must not make parity read others."""
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception:  # not a readable ONNX file: ONNX Runtime's own load error says so next
+        return
+    folder = model_path.resolve().parent
+    for tensor in _tensors_with_external_data(model.graph):
+        location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
+        target = (folder / location).resolve()
+        if Path(location).is_absolute() or not target.is_relative_to(folder):
+            raise ParityError(
+                f"{model_path}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; refused"
+            )
+
+
 class OnnxRunner:
     """An ``InferenceSession`` on the CPU provider that accepts batches of any size.
 
@@ -31,6 +59,7 @@ class OnnxRunner:
 
     def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
         self.model_path = model_path
+        refuse_external_data_outside(model_path)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
