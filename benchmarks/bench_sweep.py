@@ -28,15 +28,15 @@ def main() -> None:
         parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
     model = args.model or demo_model()
     os.environ.setdefault("PARITY_CACHE_DIR", tempfile.mkdtemp(prefix="parity-bench-"))
-    sweep.sweep(model, args.data, limit=2)  # warm the transform cache for both paths alike
+    sweep.sweep(model, args.data, limit=2, cache=False)  # warm the transform cache for both paths alike
 
     start = time.perf_counter()
-    result = sweep.sweep(model, args.data, limit=args.limit)
+    result = sweep.sweep(model, args.data, limit=args.limit, cache=False)
     swept = time.perf_counter() - start
     names = [c.stack["name"] for c in result.report.candidates]
 
     start = time.perf_counter()
-    separate = {name: api.check(model, [name], args.data, limit=args.limit).candidates[0].metrics for name in names}
+    separate = {name: api.check(model, [name], args.data, limit=args.limit, cache=False).candidates[0].metrics for name in names}
     apart = time.perf_counter() - start
     same = all(separate[c.stack["name"]] == c.metrics for c in result.report.candidates)
     print(f"images: {result.report.data['images']}  candidates: {len(names)}  same metrics both ways: {same}")

@@ -13,9 +13,10 @@ import numpy as np
 from parity import config, environment, models, ops, registry
 from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
 from parity.data import Dataset, discover, read_labels_csv
-from parity.engine import evaluate, preprocess
+from parity.engine import CacheBinding, evaluate, preprocess
 from parity.errors import NotApplicable, ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
+from parity.output_cache import OutputCache, stack_key
 from parity.report import CandidateReport, Report
 from parity.runs import RunWriter, load_run
 from parity.spec import PRESETS, REFERENCE_PRESET, Recipe, ResolvedRecipe, Stack, read_toml, resolve_recipe, resolve_stack
@@ -149,6 +150,7 @@ def check(
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     skip_inapplicable: bool = False,
+    cache: bool = True,
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
@@ -165,7 +167,10 @@ def check(
     ``recipe_file`` > ``[tool.parity.recipe]`` in ./pyproject.toml > the model's own > defaults.
     ``on_start`` receives the number of images, ``on_progress`` the number finished since the last call.
     With ``skip_inapplicable``, a candidate whose graph transform finds nothing to change in this model is
-    left out and listed in ``Report.skipped`` instead of stopping the check.
+    left out and listed in ``Report.skipped`` instead of stopping the check. With ``cache`` (the default),
+    per-image outputs are kept in ``$PARITY_CACHE_DIR/outputs`` and reused when nothing that produced them
+    changed, so a re-run, or a run interrupted with Ctrl-C and started again, computes only what is new.
+    An interrupted run returns a report of the finished images with ``Report.interrupted`` set.
     """
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
@@ -174,7 +179,7 @@ def check(
     opened = models.open_model(_source(model, model_factory, weights, trust_model))
     return _check(
         opened, candidates, data, train, labels, labels_from_folders, limit, recipe,
-        recipe_file, opset, batch_size, workers, on_progress, on_start, save_run, skip_inapplicable,
+        recipe_file, opset, batch_size, workers, on_progress, on_start, save_run, skip_inapplicable, cache,
     )
 
 
@@ -216,6 +221,7 @@ def _check(
     on_start: Callable[[int], None] | None = None,
     save_run: str | Path | None = None,
     skip_inapplicable: bool = False,
+    cache: bool = True,
 ) -> Report:
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
@@ -258,9 +264,10 @@ def _check(
     fingerprint = environment.fingerprint(libraries)
     model_info = {**opened.identity, "export": opened.export_info}
     writer = RunWriter(Path(save_run), dataset, described, model_info, resolved, fingerprint) if save_run else None
+    binding = _cache_binding(opened, runners, stacks, resolved.recipe, fingerprint) if cache else None
     result = evaluate(
         runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress,
-        writer.add if writer else None,
+        writer.add if writer else None, binding,
     )
     if writer:
         writer.close()
@@ -280,7 +287,23 @@ def _check(
         class_names=dataset.class_names,
         saved_runs=saved,
         skipped=skipped,
+        work=result.work,
+        interrupted=result.interrupted,
     )
+
+
+def _cache_binding(
+    opened: OpenedModel, runners: dict[str, Any], stacks: list[Stack], recipe: Recipe, versions: dict[str, str]
+) -> CacheBinding:
+    """The output cache and each stack's key: the model's identity, the exact model file (or the code,
+    for torch) its runtime runs, the stages, the recipe and the library versions."""
+    model_keys = {}
+    for name, runner in runners.items():
+        model_file = getattr(runner, "model_path", None)
+        ran = {"file_sha256": models.file_sha256(model_file)} if model_file else {"code": models.code_fingerprint(opened)}
+        model_keys[name] = {"model": opened.identity, "runtime": name, **ran}
+    keys = [stack_key(model_keys[s.runtime], s, recipe, versions) for s in stacks]
+    return CacheBinding(OutputCache(models.cache_dir() / "outputs"), keys)
 
 
 def export(

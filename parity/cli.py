@@ -36,7 +36,23 @@ app = typer.Typer(
 out = Console(width=None if sys.stdout.isatty() else 160, emoji=False)
 err = Console(stderr=True, emoji=False)
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _exit_code(report: Report) -> int:
+    """0 when every candidate passed, 1 when one failed, 130 when Ctrl-C cut the run short."""
+    if report.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_PASS if report.passed else EXIT_FAIL
+
+
+def _say_if_interrupted(report: Report) -> None:
+    if report.interrupted:
+        finished = report.candidates[0].metrics.images if report.candidates else 0
+        err.print(
+            f"[yellow]interrupted[/yellow] after {finished} of {report.data['images']} images: the report covers those only "
+            "and is marked incomplete; run the same command again to continue (finished images come from the output cache)"
+        )
 
 
 def _print_error(message: str) -> None:
@@ -154,6 +170,7 @@ def _run(outputs: Outputs, progress: bool, verify_export: Optional[Path] = None,
         else:
             report = api.check(on_start=on_start, on_progress=on_progress, **check_args)
     outputs.write(report)
+    _say_if_interrupted(report)
     return report
 
 
@@ -190,6 +207,7 @@ def check(
     workers: Optional[int] = WorkersOption,
     show_flips: int = ShowOption,
     progress: bool = ProgressOption,
+    cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs (default on)."),
 ) -> None:
     """Run the training and deployment stacks on the same images and gate on top-1 flips.
 
@@ -230,10 +248,11 @@ def check(
             gate=gate, confidence=confidence, save_run=pick(save_run, "save_run"),
             batch_size=pick(batch_size, "batch_size", 8), workers=pick(workers, "workers"),
             recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file=recipe_file,
+            cache=bool(pick(cache, "cache", True)),
         )
         if report.saved_runs:
             out.print("runs saved: " + ", ".join(escape(str(p)) for p in report.saved_runs))
-    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+    raise typer.Exit(_exit_code(report))
 
 
 @app.command()
@@ -256,7 +275,7 @@ def compare(
         outputs.check_writable()
         report = api.compare(reference, candidate, labels, tolerance, max_flips, gate, confidence)
         outputs.write(report)
-    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+    raise typer.Exit(_exit_code(report))
 
 
 @app.command()
@@ -274,6 +293,7 @@ def sweep(
     markdown_path: Optional[Path] = MarkdownOption,
     recipe_file: Optional[Path] = RecipeFileOption,
     progress: bool = ProgressOption,
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs."),
 ) -> None:
     """Run every available noise of each family (decoder, resize, colour, precision) and the worst combination.
 
@@ -286,7 +306,7 @@ def sweep(
             result = sweep_module.sweep(
                 model, data, on_start=on_start, on_progress=on_progress, train=train, model_factory=model_factory,
                 weights=weights, trust_model=trust_model, labels=labels, labels_from_folders=labels_from_folders,
-                limit=limit, recipe_file=recipe_file,
+                limit=limit, recipe_file=recipe_file, cache=cache,
             )
         sweep_views.render(result, out)
         if json_path is not None:
@@ -295,6 +315,9 @@ def sweep(
         if markdown_path is not None:
             sweep_views.write_markdown(result, markdown_path)
             out.print(f"Markdown report written to {escape(str(markdown_path))}")
+        _say_if_interrupted(result.report)
+    if result.report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
 
 
 @app.command()
@@ -368,7 +391,7 @@ def export(
             model=source, data=data, train=train, labels=labels, limit=limit, tolerance=tolerance,
             max_flips=max_flips, recipe=resolved.recipe.to_dict(),
         )
-    raise typer.Exit(EXIT_PASS if report.passed else EXIT_FAIL)
+    raise typer.Exit(_exit_code(report))
 
 
 @app.command()
@@ -430,9 +453,9 @@ def main() -> None:
     """Console-script entry point: usage errors become one line on stderr and exit code 2."""
     try:
         code = app(standalone_mode=False, prog_name="parity")
-    except typer.Abort:
-        err.print("aborted")
-        code = EXIT_FAIL
+    except typer.Abort:  # Ctrl-C outside the image loop (loading or exporting the model)
+        err.print("interrupted")
+        code = EXIT_INTERRUPTED
     except Exception as exc:  # click's UsageError family (whichever click typer ships with), or a bug
         format_message = getattr(exc, "format_message", None)
         if callable(format_message):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
@@ -65,7 +67,7 @@ def kl_divergence(reference_logits: np.ndarray, candidate_logits: np.ndarray) ->
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
     log_p, log_q = log_softmax(reference_logits), log_softmax(candidate_logits)
-    return (np.exp(log_p) * (log_p - log_q)).sum(axis=1)
+    return np.maximum((np.exp(log_p) * (log_p - log_q)).sum(axis=1), 0.0)  # >= 0; rounding can dip below
 
 
 def pair_metrics(reference_logits: np.ndarray, candidate_logits: np.ndarray, k: int = TOP_K) -> list[PairMetrics]:
@@ -91,13 +93,17 @@ def pair_metrics(reference_logits: np.ndarray, candidate_logits: np.ndarray, k: 
 GATES = ("point", "upper")
 
 
-def parse_rate(text: str, flag: str) -> float:
-    """``0.5%`` or ``0.005`` as a fraction; a bare number must be below 1."""
+def parse_rate(text: str | float, flag: str) -> float:
+    """``0.5%`` or ``0.005`` (text, or a number) as a fraction; a bare number must be below 1."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if not math.isfinite(text) or not 0 <= text < 1:
+            raise ParityError(f"{flag} {text!r}: a rate as a number is a fraction from 0 to below 1 (0.01 = 1%)")
+        return float(text)
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", str(text))
     if not match:
         raise ParityError(f"{flag} {text!r}: give a rate such as 0.5% or 0.005")
     percent = bool(match.group(2))
-    value = float(match.group(1)) / (100 if percent else 1)
+    value = float(Decimal(match.group(1)) / 100) if percent else float(match.group(1))
     if not percent and value >= 1:
         raise ParityError(f"{flag} {text!r}: a bare number is a fraction (0.01 = 1%); write {str(text).strip()}% for percent")
     if not 0 <= value <= 1:
@@ -134,11 +140,11 @@ class Tolerance:
             raise ParityError("give either --tolerance or --max-flips, not both")
         if max_flips is not None and (isinstance(max_flips, bool) or not isinstance(max_flips, int) or max_flips < 0):
             raise ParityError(f"--max-flips must be a whole number, 0 or more, not {max_flips!r}")
-        level = 0.95 if confidence is None else parse_rate(str(confidence), "--confidence")
+        level = 0.95 if confidence is None else parse_rate(confidence, "--confidence")
         options = {"gate": gate or "point", "confidence": level}
         if max_flips is not None:
             return cls(rate=None, max_flips=max_flips, **options)
-        return cls(rate=0.01 if rate is None else parse_rate(str(rate), "--tolerance"), max_flips=None, **options)
+        return cls(rate=0.01 if rate is None else parse_rate(rate, "--tolerance"), max_flips=None, **options)
 
     def allows(self, metrics: CandidateMetrics) -> bool:
         if metrics.images == 0:

@@ -5,10 +5,15 @@ decode+colour+resize, ...) is computed once for all the stacks that share it. St
 preprocessing and runtime agree share their logits. Preprocessing runs in a thread pool (Pillow,
 OpenCV and numpy release the GIL) one batch ahead of inference, and only per-image top-k outputs
 and comparison metrics are kept, so memory does not grow with the logits of the whole dataset.
+
+With an output cache, an image whose outputs for a stack are cached (same bytes, same model, stack,
+recipe and library versions) is neither preprocessed nor run again for that stack. Ctrl-C stops the
+run after the batch in flight and returns what finished, marked as interrupted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +25,7 @@ import numpy as np
 from parity import ops, registry
 from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
+from parity.output_cache import OutputCache
 from parity.spec import Recipe, Stack
 
 PREPROCESSING_STAGES = ("decode", "colour", "resize", "crop", "normalize")
@@ -39,13 +45,31 @@ class StageFailure:
         return f"{self.stage}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Cached:
+    """Logits of one image under one stack, found in the output cache."""
+
+    row: np.ndarray
+
+
+@dataclass(frozen=True)
+class CacheBinding:
+    """An output cache and each stack's key in it (index-aligned with the stacks, reference first)."""
+
+    cache: OutputCache
+    keys: list[str]
+
+
 @dataclass
 class EngineResult:
-    """Per candidate, each image's outcome against the reference; timings; what each runtime reported."""
+    """Per candidate, each finished image's outcome against the reference; timings; what each runtime
+    reported; how many inferences ran and how many came from the cache; whether Ctrl-C cut the run short."""
 
     outcomes: list[list[ImageOutcome]]
     timings: dict[str, float]
     runtime_info: dict[str, Any]
+    work: dict[str, int]
+    interrupted: bool = False
 
 
 # Receives, per batch and per stack (0 = reference), the images and their logits or failures.
@@ -98,11 +122,21 @@ def _read(item: ImageItem) -> bytes | StageFailure:
         return StageFailure("read", exc.strerror or _one_line(exc))
 
 
-def _preprocess_item(item: ImageItem, stacks: list[Stack], recipe: Recipe) -> list[np.ndarray | StageFailure]:
+Prepared = tuple[str | None, list["np.ndarray | StageFailure | Cached"]]
+
+
+def _preprocess_item(item: ImageItem, stacks: list[Stack], recipe: Recipe, binding: CacheBinding | None) -> Prepared:
+    """The image's content digest (with a cache) and, per stack, its cached logits or its model input."""
     data = _read(item)
     if isinstance(data, StageFailure):
-        return [data] * len(stacks)
-    return preprocess(data, stacks, recipe)
+        return None, [data] * len(stacks)
+    if binding is None:
+        return None, list(preprocess(data, stacks, recipe))
+    digest = hashlib.sha256(data).hexdigest()
+    hits = [binding.cache.get(key, digest) for key in binding.keys]
+    missing = [stack for stack, hit in zip(stacks, hits) if hit is None]
+    computed = iter(preprocess(data, missing, recipe) if missing else [])
+    return digest, [Cached(hit) if hit is not None else next(computed) for hit in hits]
 
 
 def _batches(items: list[ImageItem], size: int) -> Iterator[list[ImageItem]]:
@@ -120,70 +154,85 @@ def evaluate(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_logits: LogitsSink | None = None,
+    cache: CacheBinding | None = None,
 ) -> EngineResult:
     """Run every stack over ``dataset`` and pair each candidate's outputs with the reference's.
 
     ``runners`` maps each stack's runtime name to a loaded runner (``run(batch) -> logits``), already
-    checked against the recipe's tensor shape.
+    checked against the recipe's tensor shape. ``cache`` reads and fills the output cache.
     """
     stacks = [reference, *candidates]
 
     outcomes: list[list[ImageOutcome]] = [[] for _ in candidates]
     timings = {"preprocess_wait_s": 0.0, "inference_s": 0.0}
+    work = {"inferences": 0, "outputs_from_cache": 0}
     started = time.perf_counter()
     workers = workers or min(8, os.cpu_count() or 1)
+    interrupted = False
     with ThreadPoolExecutor(max_workers=workers) as pool:
 
         def submit(batch: list[ImageItem]) -> list[Future]:
-            return [pool.submit(_preprocess_item, item, stacks, recipe) for item in batch]
+            return [pool.submit(_preprocess_item, item, stacks, recipe, cache) for item in batch]
 
         batches = _batches(dataset.items, batch_size)
         current = next(batches, None)
         pending = submit(current) if current else []
-        while current is not None:
-            wait_start = time.perf_counter()
-            tensors = [f.result() for f in pending]
-            timings["preprocess_wait_s"] += time.perf_counter() - wait_start
-            following = next(batches, None)
-            pending = submit(following) if following else []
-            infer_start = time.perf_counter()
-            logits = _infer(current, stacks, tensors, runners)
-            timings["inference_s"] += time.perf_counter() - infer_start
-            if on_logits:
-                for index, column in enumerate(logits):
-                    on_logits(index, current, column)
-            _record(current, logits, outcomes)
-            if on_progress:
-                on_progress(len(current))
-            current = following
+        try:
+            while current is not None:
+                wait_start = time.perf_counter()
+                prepared = [f.result() for f in pending]
+                timings["preprocess_wait_s"] += time.perf_counter() - wait_start
+                following = next(batches, None)
+                pending = submit(following) if following else []
+                infer_start = time.perf_counter()
+                logits = _infer(stacks, prepared, runners, cache, work)
+                timings["inference_s"] += time.perf_counter() - infer_start
+                if on_logits:
+                    for index, column in enumerate(logits):
+                        on_logits(index, current, column)
+                _record(current, logits, outcomes)
+                if on_progress:
+                    on_progress(len(current))
+                current = following
+        except KeyboardInterrupt:
+            interrupted = True
+            for future in pending:
+                future.cancel()
     timings["total_s"] = time.perf_counter() - started
     runtime_info = {
         name: {"input": r.input_name, "shape": r.input_shape, "providers": r.providers} for name, r in runners.items()
     }
-    return EngineResult(outcomes, timings, runtime_info)
+    return EngineResult(outcomes, timings, runtime_info, work, interrupted)
 
 
 def _infer(
-    batch: list[ImageItem],
     stacks: list[Stack],
-    tensors: list[list[np.ndarray | StageFailure]],
+    prepared: list[Prepared],
     runners: dict[str, Any],
+    cache: CacheBinding | None,
+    work: dict[str, int],
 ) -> list[list[np.ndarray | StageFailure]]:
-    """Logits per stack per image; stacks with identical stages share one inference."""
+    """Logits per stack per image; stacks with identical stages share one inference; cached rows are
+    used as they are and new rows are stored."""
     shared: dict[tuple[tuple[str, str], ...], list[np.ndarray | StageFailure]] = {}
     per_stack = []
     for index, stack in enumerate(stacks):
         key = stack.stages()
         if key not in shared:
-            column = [row[index] for row in tensors]
-            ok = [i for i, t in enumerate(column) if not isinstance(t, StageFailure)]
-            out: list[np.ndarray | StageFailure] = list(column)
+            column = [values[index] for _, values in prepared]
+            out: list[np.ndarray | StageFailure] = [v.row if isinstance(v, Cached) else v for v in column]
+            work["outputs_from_cache"] += sum(isinstance(v, Cached) for v in column)
+            ok = [i for i, v in enumerate(column) if isinstance(v, np.ndarray)]
             if ok:
+                work["inferences"] += len(ok)
                 try:
                     logits = runners[stack.runtime].run(np.stack([column[i] for i in ok]))
                     finite = np.isfinite(logits).all(axis=1)
                     for i, row, is_finite in zip(ok, logits, finite):
                         out[i] = row if is_finite else StageFailure("runtime", "the model's output contains NaN or infinity")
+                        digest = prepared[i][0]
+                        if cache is not None and is_finite and digest is not None:
+                            cache.cache.put(cache.keys[index], digest, row)
                 except Exception as exc:  # a runtime failure loses this batch only, and says so
                     failure = StageFailure("runtime", _one_line(exc))
                     for i in ok:

@@ -148,7 +148,7 @@ def onnx_model_path(model: OpenedModel, recipe: Recipe, opset: int = DEFAULT_OPS
     return path
 
 
-def _code_fingerprint(model: OpenedModel) -> str:
+def code_fingerprint(model: OpenedModel) -> str:
     """SHA-256 of the source files that define the model's Python code (its class and its factory), so an
     edited ``forward`` never reuses an export of the old one. Files that hold their own code
     (TorchScript, .pt2, pickles) are covered by the file hash already."""
@@ -166,7 +166,7 @@ def exported_path(model: OpenedModel, recipe: Recipe, opset: int = DEFAULT_OPSET
     torch version), or exported now."""
     torch_version = torch_adapter().library_versions()["torch"]
     key = hashlib.sha256(
-        json.dumps([model.identity, _code_fingerprint(model), recipe.to_dict(), opset, dynamic_batch, torch_version], sort_keys=True).encode()
+        json.dumps([model.identity, code_fingerprint(model), recipe.to_dict(), opset, dynamic_batch, torch_version], sort_keys=True).encode()
     ).hexdigest()[:20]
     path = cache_dir() / "exports" / f"{key}.onnx"
     if not path.is_file():

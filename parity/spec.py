@@ -155,9 +155,15 @@ class Stack:
 
     def to_toml(self) -> str:
         """TOML text that :func:`load_stack_file` reads back to an equal stack."""
-        lines = [f"name = {json.dumps(self.name)}", "", "[stages]"]
-        lines += [f"{stage} = {json.dumps(impl)}" for stage, impl in self.stages()]
+        lines = [f"name = {_toml_string(self.name)}", "", "[stages]"]
+        lines += [f"{stage} = {_toml_string(impl)}" for stage, impl in self.stages()]
         return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, but characters beyond U+FFFF stay literal
+    (TOML has no surrogate pairs) and DEL, a control character to TOML, is escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 @dataclass(frozen=True)
@@ -271,6 +277,8 @@ def resolve_stack(spec: str, relative_to: Path | None = None, _seen: frozenset[P
     if not isinstance(spec, str) or not spec.strip():
         raise ParityError(f"a stack must be a preset name or a .toml path, not {spec!r}")
     spec = spec.strip()
+    if "\x00" in spec:
+        raise ParityError(f"a stack must be a preset name or a .toml path, not {spec!r}")
     if spec.endswith(".toml") or "/" in spec or os.sep in spec:
         return load_stack_file((relative_to or Path()) / spec, _seen)
     values: dict[str, str] = {}

@@ -15,7 +15,9 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the edges, where rounding
+    high = 1.0 if successes == trials else min(1.0, centre + half)  # would exclude p itself
+    return low, high
 
 
 def binomial_cdf(k: int, n: int, p: float) -> float:

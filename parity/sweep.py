@@ -122,7 +122,7 @@ def sweep(model: Any, data: Any, on_progress: Callable[[int], None] | None = Non
     order = ("resize", "decoder", "colour", "precision")
     worst = [max((by_name[n] for n in families[f]), key=lambda c: c.metrics.disagreements).stack["name"]
              for f in order if families.get(f)]
-    combined = "+".join(worst) if len(worst) > 1 else None
+    combined = "+".join(worst) if len(worst) > 1 and not report.interrupted else None
     if combined:
         resolve_stack(combined)
         extra = api.check(model, [combined], data, **options)

@@ -48,3 +48,13 @@ def shared_sample() -> Path:
     if not (SHARED_SAMPLE / "labels.csv").is_file():
         pytest.skip(f"the shared ImageNet sample is not at {SHARED_SAMPLE} (it sits beside the checkout in CI)")
     return SHARED_SAMPLE
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep exports, transforms and cached outputs of the whole test session out of the user's cache;
+    tests that need their own cache set PARITY_CACHE_DIR themselves."""
+    import os
+
+    if "PARITY_CACHE_DIR" not in os.environ:
+        os.environ["PARITY_CACHE_DIR"] = str(tmp_path_factory.mktemp("parity-cache"))

@@ -50,10 +50,12 @@ class Report:
     class_names: dict[int, str] = field(default_factory=dict)
     saved_runs: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    work: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
 
     @property
     def passed(self) -> bool:
-        return all(c.verdict.passed for c in self.candidates)
+        return not self.interrupted and all(c.verdict.passed for c in self.candidates)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready view; the layout is versioned by ``schema``."""
@@ -78,7 +80,9 @@ class Report:
             ],
             "environment": self.environment,
             "timings": self.timings,
+            "work": self.work,
             **({"skipped": self.skipped} if self.skipped else {}),
+            **({"incomplete": True} if self.interrupted else {}),
         }
 
 
