@@ -35,10 +35,22 @@ class DecodeError(ValueError):
 )
 def decode(data: bytes) -> np.ndarray:
     """Decode encoded bytes to uint8 H x W x 3 RGB with OpenCV's default colour read."""
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return _imdecode(data, cv2.IMREAD_COLOR)
+
+
+def _imdecode(data: bytes, flags: int) -> np.ndarray:
+    if not data:
+        raise DecodeError("OpenCV could not decode the image (the file is empty)")
+    try:
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error as exc:
+        raise DecodeError(f"OpenCV could not decode the image ({str(exc).strip().splitlines()[-1]})") from None
     if bgr is None:
         raise DecodeError("OpenCV could not decode the image (cv2.imdecode returned None)")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+decode.applies_exif_orientation = True  # type: ignore[attr-defined]
 
 
 @register(
@@ -48,10 +60,7 @@ def decode(data: bytes) -> np.ndarray:
     "cv2.imdecode(buf, IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION) then cvtColor BGR2RGB; EXIF orientation not applied",
 )
 def decode_ignoring_orientation(data: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if bgr is None:
-        raise DecodeError("OpenCV could not decode the image (cv2.imdecode returned None)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return _imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
 
 
 @register("colour", "opencv:i420", "opencv", "cvtColor RGB2YUV_I420 then YUV2RGB_I420: OpenCV's 4:2:0 round trip (BT.601)")

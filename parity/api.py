@@ -13,7 +13,7 @@ import numpy as np
 from parity import config, environment, models, ops, registry
 from parity.compare import ImageOutcome, Tolerance, judge, pair_outcomes, summarize
 from parity.data import Dataset, discover, read_labels_csv
-from parity.engine import CacheBinding, evaluate, preprocess
+from parity.engine import MAX_IMAGE_PIXELS, CacheBinding, evaluate, preprocess
 from parity.errors import NotApplicable, ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.output_cache import OutputCache, stack_key
@@ -69,13 +69,13 @@ def candidate_report(stack: dict[str, Any], outcomes: list[ImageOutcome], tolera
 CALIBRATION_IMAGES = 100
 
 
-def calibration_tensors(dataset: Dataset, reference: Stack, recipe: Recipe) -> np.ndarray:
+def calibration_tensors(dataset: Dataset, reference: Stack, recipe: Recipe, max_image_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """The first images of the data (at most ``CALIBRATION_IMAGES``) through the reference preprocessing,
     for static quantization: calibrated on the user's own images, as deployment tools do."""
     tensors = []
     for item in dataset.items[:CALIBRATION_IMAGES]:
         try:
-            value = preprocess(item.path.read_bytes(), [reference], recipe)[0]
+            value = preprocess(item.path.read_bytes(), [reference], recipe, max_image_pixels)[0]
         except OSError:
             continue
         if isinstance(value, np.ndarray):
@@ -151,6 +151,7 @@ def check(
     on_start: Callable[[int], None] | None = None,
     skip_inapplicable: bool = False,
     cache: bool = True,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
@@ -170,7 +171,9 @@ def check(
     left out and listed in ``Report.skipped`` instead of stopping the check. With ``cache`` (the default),
     per-image outputs are kept in ``$PARITY_CACHE_DIR/outputs`` and reused when nothing that produced them
     changed, so a re-run, or a run interrupted with Ctrl-C and started again, computes only what is new.
-    An interrupted run returns a report of the finished images with ``Report.interrupted`` set.
+    An interrupted run returns a report of the finished images with ``Report.interrupted`` set. A decoded
+    image over ``max_image_pixels`` (default 178,956,970, Pillow's decompression-bomb threshold; 0: no
+    limit) is refused for that image by every decoder.
     """
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
@@ -180,6 +183,7 @@ def check(
     return _check(
         opened, candidates, data, train, labels, labels_from_folders, limit, recipe,
         recipe_file, opset, batch_size, workers, on_progress, on_start, save_run, skip_inapplicable, cache,
+        max_image_pixels,
     )
 
 
@@ -222,9 +226,12 @@ def _check(
     save_run: str | Path | None = None,
     skip_inapplicable: bool = False,
     cache: bool = True,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> Report:
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
+    if max_image_pixels < 0:
+        raise ParityError("--max-image-pixels must be 0 (no limit) or more")
     if workers is not None and workers < 1:
         raise ParityError("--workers must be at least 1")
     reference = _reference_stack(train, opened)
@@ -238,7 +245,7 @@ def _check(
     runtimes = list(dict.fromkeys(s.runtime for s in stacks))
     calibration = None
     if any(models.needs_calibration(name) for name in runtimes):
-        calibration = calibration_tensors(dataset, reference, resolved.recipe)
+        calibration = calibration_tensors(dataset, reference, resolved.recipe, max_image_pixels)
     runners, inapplicable = {}, {}
     for name in runtimes:  # the reference first: torch is checked before it is exported
         try:
@@ -267,7 +274,7 @@ def _check(
     binding = _cache_binding(opened, runners, stacks, resolved.recipe, fingerprint) if cache else None
     result = evaluate(
         runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress,
-        writer.add if writer else None, binding,
+        writer.add if writer else None, binding, max_image_pixels,
     )
     if writer:
         writer.close()

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from parity import api, config, demo as demo_module, stats, sweep as sweep_module
 from parity.data import Dataset, discover
+from parity.engine import MAX_IMAGE_PIXELS
 from parity.errors import ParityError
 from parity.compare import Tolerance, parse_rate
 from parity.report import Report, console as console_report, json_report, junit, markdown, sweep_views
@@ -208,6 +209,7 @@ def check(
     show_flips: int = ShowOption,
     progress: bool = ProgressOption,
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs (default on)."),
+    max_image_pixels: Optional[int] = typer.Option(None, "--max-image-pixels", help="Refuse decoded images over this many pixels, whichever decoder (default 178956970, Pillow's decompression-bomb threshold; 0: no limit)."),
 ) -> None:
     """Run the training and deployment stacks on the same images and gate on top-1 flips.
 
@@ -248,7 +250,7 @@ def check(
             gate=gate, confidence=confidence, save_run=pick(save_run, "save_run"),
             batch_size=pick(batch_size, "batch_size", 8), workers=pick(workers, "workers"),
             recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file=recipe_file,
-            cache=bool(pick(cache, "cache", True)),
+            cache=bool(pick(cache, "cache", True)), max_image_pixels=pick(max_image_pixels, "max_image_pixels", MAX_IMAGE_PIXELS),
         )
         if report.saved_runs:
             out.print("runs saved: " + ", ".join(escape(str(p)) for p in report.saved_runs))

@@ -178,6 +178,7 @@ class ImageOutcome:
     metrics: PairMetrics | None
     reference_error: str | None = None
     candidate_error: str | None = None
+    note: str | None = None  # what one side did and the other did not (EXIF rotation)
 
     @property
     def status(self) -> str:

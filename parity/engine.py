@@ -13,6 +13,7 @@ run after the batch in flight and returns what finished, marked as interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -22,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from parity import ops, registry
+from parity import exif, ops, registry
 from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
 from parity.output_cache import OutputCache
@@ -32,6 +33,9 @@ PREPROCESSING_STAGES = ("decode", "colour", "resize", "crop", "normalize")
 # A resize target beyond this is refused for that image: a 20000x1 sliver would otherwise become
 # 5,120,000x256 under "shorter side 256" and take gigabytes per stack.
 MAX_RESIZE_PIXELS = 64 * 1024 * 1024
+# A decoded image beyond this is refused for that image, whichever decoder produced it: Pillow's own
+# decompression-bomb threshold (2 x PIL.Image.MAX_IMAGE_PIXELS), so every decoder refuses the same files.
+MAX_IMAGE_PIXELS = 178_956_970
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,11 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def preprocess(data: bytes, stacks: list[Stack], recipe: Recipe) -> list[np.ndarray | StageFailure]:
-    """Model input tensors for one image under each stack, each shared stage prefix computed once."""
+def preprocess(
+    data: bytes, stacks: list[Stack], recipe: Recipe, max_image_pixels: int = MAX_IMAGE_PIXELS
+) -> list[np.ndarray | StageFailure]:
+    """Model input tensors for one image under each stack, each shared stage prefix computed once.
+    A decoded image over ``max_image_pixels`` (0: no limit) is that stack's failure."""
     memo: dict[tuple[str, ...], np.ndarray | StageFailure] = {}
     results: list[np.ndarray | StageFailure] = []
     for stack in stacks:
@@ -91,15 +98,22 @@ def preprocess(data: bytes, stacks: list[Stack], recipe: Recipe) -> list[np.ndar
         for stage in PREPROCESSING_STAGES:
             key = (*key, getattr(stack, stage))
             if key not in memo:
-                memo[key] = value if isinstance(value, StageFailure) else _apply(stage, key[-1], value, recipe)
+                memo[key] = value if isinstance(value, StageFailure) else _apply(stage, key[-1], value, recipe, max_image_pixels)
             value = memo[key]
         results.append(value)  # type: ignore[arg-type]
     return results
 
 
-def _apply(stage: str, name: str, value: Any, recipe: Recipe) -> np.ndarray | StageFailure:
+def _apply(stage: str, name: str, value: Any, recipe: Recipe, max_image_pixels: int) -> np.ndarray | StageFailure:
     function = registry.get(stage, name).function
     try:
+        if stage == "decode":
+            image = function(value)
+            pixels = image.shape[0] * image.shape[1]
+            if max_image_pixels and pixels > max_image_pixels:
+                return StageFailure(stage, f"{image.shape[1]}x{image.shape[0]} is {pixels:,} pixels, over the "
+                                           f"{max_image_pixels:,}-pixel limit (--max-image-pixels)")
+            return image
         if stage == "resize":
             height, width = value.shape[:2]
             target = ops.resize_target(width, height, recipe)
@@ -122,21 +136,31 @@ def _read(item: ImageItem) -> bytes | StageFailure:
         return StageFailure("read", exc.strerror or _one_line(exc))
 
 
-Prepared = tuple[str | None, list["np.ndarray | StageFailure | Cached"]]
+@dataclass(frozen=True)
+class Prepared:
+    """One image ready for inference: per stack its model input, its cached logits or its failure; the
+    digest of its bytes (with a cache) and its EXIF orientation when that is not 1."""
+
+    values: list[np.ndarray | StageFailure | Cached]
+    digest: str | None = None
+    orientation: int | None = None
 
 
-def _preprocess_item(item: ImageItem, stacks: list[Stack], recipe: Recipe, binding: CacheBinding | None) -> Prepared:
-    """The image's content digest (with a cache) and, per stack, its cached logits or its model input."""
+def _preprocess_item(
+    item: ImageItem, stacks: list[Stack], recipe: Recipe, binding: CacheBinding | None, max_image_pixels: int
+) -> Prepared:
     data = _read(item)
     if isinstance(data, StageFailure):
-        return None, [data] * len(stacks)
+        return Prepared([data] * len(stacks))
+    rotated = exif.orientation(data)
+    rotated = rotated if rotated not in (None, 1) else None
     if binding is None:
-        return None, list(preprocess(data, stacks, recipe))
+        return Prepared(list(preprocess(data, stacks, recipe, max_image_pixels)), None, rotated)
     digest = hashlib.sha256(data).hexdigest()
     hits = [binding.cache.get(key, digest) for key in binding.keys]
     missing = [stack for stack, hit in zip(stacks, hits) if hit is None]
-    computed = iter(preprocess(data, missing, recipe) if missing else [])
-    return digest, [Cached(hit) if hit is not None else next(computed) for hit in hits]
+    computed = iter(preprocess(data, missing, recipe, max_image_pixels) if missing else [])
+    return Prepared([Cached(hit) if hit is not None else next(computed) for hit in hits], digest, rotated)
 
 
 def _batches(items: list[ImageItem], size: int) -> Iterator[list[ImageItem]]:
@@ -155,6 +179,7 @@ def evaluate(
     on_progress: Callable[[int], None] | None = None,
     on_logits: LogitsSink | None = None,
     cache: CacheBinding | None = None,
+    max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> EngineResult:
     """Run every stack over ``dataset`` and pair each candidate's outputs with the reference's.
 
@@ -172,7 +197,7 @@ def evaluate(
     with ThreadPoolExecutor(max_workers=workers) as pool:
 
         def submit(batch: list[ImageItem]) -> list[Future]:
-            return [pool.submit(_preprocess_item, item, stacks, recipe, cache) for item in batch]
+            return [pool.submit(_preprocess_item, item, stacks, recipe, cache, max_image_pixels) for item in batch]
 
         batches = _batches(dataset.items, batch_size)
         current = next(batches, None)
@@ -190,7 +215,7 @@ def evaluate(
                 if on_logits:
                     for index, column in enumerate(logits):
                         on_logits(index, current, column)
-                _record(current, logits, outcomes)
+                _record(current, prepared, stacks, logits, outcomes)
                 if on_progress:
                     on_progress(len(current))
                 current = following
@@ -219,7 +244,7 @@ def _infer(
     for index, stack in enumerate(stacks):
         key = stack.stages()
         if key not in shared:
-            column = [values[index] for _, values in prepared]
+            column = [item.values[index] for item in prepared]
             out: list[np.ndarray | StageFailure] = [v.row if isinstance(v, Cached) else v for v in column]
             work["outputs_from_cache"] += sum(isinstance(v, Cached) for v in column)
             ok = [i for i, v in enumerate(column) if isinstance(v, np.ndarray)]
@@ -230,7 +255,7 @@ def _infer(
                     finite = np.isfinite(logits).all(axis=1)
                     for i, row, is_finite in zip(ok, logits, finite):
                         out[i] = row if is_finite else StageFailure("runtime", "the model's output contains NaN or infinity")
-                        digest = prepared[i][0]
+                        digest = prepared[i].digest
                         if cache is not None and is_finite and digest is not None:
                             cache.cache.put(cache.keys[index], digest, row)
                 except Exception as exc:  # a runtime failure loses this batch only, and says so
@@ -242,9 +267,32 @@ def _infer(
     return per_stack
 
 
-def _record(batch: list[ImageItem], logits: list[list[np.ndarray | StageFailure]], outcomes: list[list[ImageOutcome]]) -> None:
+def _applies_exif(stack: Stack) -> bool:
+    return bool(getattr(registry.get("decode", stack.decode).function, "applies_exif_orientation", False))
+
+
+def _exif_note(orientation: int | None, reference: Stack, candidate: Stack) -> str | None:
+    """Which side rotated an image by its EXIF orientation when only one did."""
+    if orientation is None or _applies_exif(reference) == _applies_exif(candidate):
+        return None
+    rotated, kept = ("candidate", "reference") if _applies_exif(candidate) else ("reference", "candidate")
+    return f"{rotated} rotated the image by its EXIF orientation {orientation}; the {kept} did not"
+
+
+def _record(
+    batch: list[ImageItem],
+    prepared: list[Prepared],
+    stacks: list[Stack],
+    logits: list[list[np.ndarray | StageFailure]],
+    outcomes: list[list[ImageOutcome]],
+) -> None:
     ids, labels = [item.id for item in batch], [item.label for item in batch]
     reference = [str(v) if isinstance(v, StageFailure) else v for v in logits[0]]
     for candidate_index, column in enumerate(logits[1:]):
         candidate = [str(v) if isinstance(v, StageFailure) else v for v in column]
-        outcomes[candidate_index].extend(pair_outcomes(ids, labels, reference, candidate))
+        paired = pair_outcomes(ids, labels, reference, candidate)
+        for position, item in enumerate(prepared):
+            note = _exif_note(item.orientation, stacks[0], stacks[candidate_index + 1])
+            if note:
+                paired[position] = dataclasses.replace(paired[position], note=note)
+        outcomes[candidate_index].extend(paired)

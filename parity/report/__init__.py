@@ -99,4 +99,5 @@ def _outcome_dict(outcome: ImageOutcome) -> dict[str, Any]:
         "reference": side(outcome.reference, outcome.reference_error),
         "candidate": side(outcome.candidate, outcome.candidate_error),
         "metrics": dataclasses.asdict(outcome.metrics) if outcome.metrics else None,
+        **({"note": outcome.note} if outcome.note else {}),
     }

@@ -150,7 +150,7 @@ def _render_disagreements(candidate: CandidateReport, report: Report, console: C
         table.add_column(column)
     for outcome in worst:
         cells = [
-            escape(outcome.image),
+            escape(outcome.image) + (f"\n[dim]{escape(outcome.note)}[/dim]" if outcome.note else ""),
             _prediction(outcome.reference, outcome.reference_error, names),
             _prediction(outcome.candidate, outcome.candidate_error, names),
         ]
