@@ -128,3 +128,44 @@ def test_decoder_colour_and_precision_noise_on_the_shared_sample(lite0: Path, sh
     presets = ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709", "fp16", "int8-dynamic", "int8-static"]
     report = api.check(lite0, presets, shared_sample)
     assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9, 2, 67, 12]
+
+
+def test_ffmpeg_and_libvips_on_the_shared_sample(lite0: Path, shared_sample: Path) -> None:
+    pytest.importorskip("av", reason="the sysnoise extra is not installed")
+    pytest.importorskip("pyvips", reason="the sysnoise extra is not installed")
+    from parity import api
+
+    presets = ["ffmpeg", "vips", "vips-linear", "vips-lanczos3"]
+    report = api.check(lite0, presets, shared_sample, cache=False)
+    assert [c.metrics.flips for c in report.candidates] == [3, 0, 8, 18]
+
+
+def test_the_odd_corpus_mixed_with_the_shared_photos(lite0: Path, shared_sample: Path, tmp_path: Path) -> None:
+    """Every file counted, the clean photos' 13 flips kept, each odd file listed with its reason, exit 0 or 1."""
+    import os
+
+    from fixtures.odd_images import KINDS, write_odd_corpus
+
+    mixed = tmp_path / "mixed"
+    write_odd_corpus(mixed / "odd")
+    for photo in shared_sample.glob("*.JPEG"):
+        os.symlink(photo, mixed / photo.name)
+    out = tmp_path / "mixed.json"
+    result = runner.invoke(app, ["check", str(lite0), "--deploy", "opencv-bilinear", "--data", str(mixed),
+                                 "--labels", str(shared_sample / "labels.csv"), "--json", str(out), "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    report = json.loads(out.read_text())
+    odd_files = sum(len(names) for names in KINDS.values())
+    assert report["data"]["images"] == 500 + odd_files
+    candidate = report["candidates"][0]
+    listed = candidate["disagreements"] + candidate["failed_both"]
+    clean_flips = [o for o in listed if not o["image"].startswith("odd/")]
+    assert len(clean_flips) == 13 and all(o["status"] == "flipped" for o in clean_flips)
+    odd = {o["image"]: o for o in listed if o["image"].startswith("odd/")}
+    for name in ("empty.jpg", "text.jpg", "broken.jpg", "bomb_13000x14000.png", *(f"truncated_{p}.jpg" for p in (10, 50, 90))):
+        assert odd[f"odd/{name}"]["status"] == "failed-both"
+        assert odd[f"odd/{name}"]["reference"]["error"] and odd[f"odd/{name}"]["candidate"]["error"]
+    rotated = [o for image, o in odd.items() if "exif_orientation" in image]
+    assert rotated and all(o["note"].startswith("candidate rotated the image by its EXIF orientation") for o in rotated)
+    assert candidate["metrics"]["images"] + candidate["metrics"]["failed_both"] == 500 + odd_files
