@@ -17,9 +17,9 @@ from parity.errors import NotApplicable, ParityError
 from parity.models import cache_dir, file_sha256
 from parity.ops import logits_rows
 from parity.registry import register
-from parity.spec import RECIPE_METADATA_KEY
+from parity.spec import RECIPE_METADATA_KEY, Recipe
 
-_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
+_ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64, "tensor(uint8)": np.uint8}
 
 
 def _tensors_with_external_data(graph: onnx.GraphProto) -> list[onnx.TensorProto]:
@@ -76,14 +76,17 @@ class OnnxRunner:
         self.input_name: str = inputs[0].name
         self.input_shape: list[int | str | None] = list(inputs[0].shape)
         if inputs[0].type not in _ORT_DTYPES:
-            raise ParityError(f"{model_path}: input {self.input_name!r} has type {inputs[0].type}; parity feeds float images")
+            raise ParityError(f"{model_path}: input {self.input_name!r} has type {inputs[0].type}; parity feeds float images (or uint8 to a model with its preprocessing inside)")
         self.input_dtype = _ORT_DTYPES[inputs[0].type]
         batch = self.input_shape[0] if self.input_shape else None
         self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
         self.providers: list[str] = self.session.get_providers()
 
     def check_input(self, shape: tuple[int, ...]) -> None:
-        """Fail before any image is read if one preprocessed image of ``shape`` cannot fit the model's input."""
+        """Fail before any image is read if one preprocessed image of ``shape`` cannot fit the model's input.
+        A uint8 input takes decoded images of any size (preprocessing inside the model)."""
+        if self.input_dtype == np.uint8:
+            return
         expected = self.input_shape[1:]
         if len(expected) != len(shape) or any(isinstance(dim, int) and dim != actual for dim, actual in zip(expected, shape)):
             raise ParityError(
@@ -220,6 +223,22 @@ def load_fp16(model_path: Path) -> OnnxRunner:
 )
 def load_int8_dynamic(model_path: Path) -> OnnxRunner:
     return OnnxRunner(_transformed(model_path, "int8-dynamic", _to_int8_dynamic))
+
+
+@register(
+    "runtime", "onnxruntime:embedded", "onnxruntime",
+    "the model with the recipe's resize, centre crop and normalize inside its graph (parity embed): decoded uint8 "
+    "H x W x 3 in, ONNX Resize linear, half-pixel, antialiased, rounded; CPU",
+)
+def load_embedded(model_path: Path, recipe: Recipe) -> OnnxRunner:
+    from parity_adapters import onnx_embed
+
+    graph_code = Path(onnx_embed.__file__).read_bytes()  # an edited preprocessing graph is a new transform
+    digest = hashlib.sha256(json.dumps(recipe.to_dict(), sort_keys=True).encode() + graph_code).hexdigest()[:12]
+    return OnnxRunner(_transformed(model_path, f"embedded-{digest}", lambda source, target: onnx_embed.embed(source, recipe, target)))
+
+
+load_embedded.needs_recipe = True  # type: ignore[attr-defined]
 
 
 # --- execution providers other than the CPU --------------------------------------------------------

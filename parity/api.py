@@ -335,6 +335,25 @@ def export(
     return models.export(opened, Path(output), resolved.recipe, opset, dynamic_batch, exporter), resolved
 
 
+def embed(
+    model: ModelLike | None,
+    output: str | Path,
+    recipe: Mapping[str, Any] | None = None,
+    recipe_file: str | Path | None = None,
+    model_factory: str | None = None,
+    weights: str | Path | None = None,
+    trust_model: bool = False,
+    opset: int = DEFAULT_OPSET,
+) -> ResolvedRecipe:
+    """Write the model (a PyTorch one exported first) with the recipe's resize, centre crop and normalize
+    inside its graph to ``output``: it takes a decoded uint8 ``[1, H, W, 3]`` RGB image. Returns the recipe."""
+    opened = models.open_model(_source(model, model_factory, weights, trust_model))
+    resolved = resolve_model_recipe(opened, recipe, recipe_file)
+    runner = models.runner_for(opened, "onnxruntime:embedded", resolved.recipe, opset)
+    models.write_model(Path(output), lambda partial: partial.write_bytes(runner.model_path.read_bytes()))
+    return resolved
+
+
 def compare(
     reference: str | Path,
     candidate: str | Path,

@@ -18,12 +18,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from parity import api, config, demo as demo_module, stats, sweep as sweep_module
+from parity import api, config, demo as demo_module, explain as explain_module, stats, sweep as sweep_module
 from parity.data import Dataset, discover
 from parity.engine import MAX_IMAGE_PIXELS
 from parity.errors import ParityError
 from parity.compare import Tolerance, parse_rate
-from parity.report import Report, console as console_report, json_report, junit, markdown, sweep_views
+from parity.report import Report, console as console_report, explain_views, json_report, junit, markdown, sweep_views
 from parity.spec import PRESETS, REFERENCE_PRESET, resolve_stack
 
 app = typer.Typer(
@@ -281,6 +281,40 @@ def compare(
 
 
 @app.command()
+def explain(
+    model: Optional[Path] = ModelArgument,
+    deploy: str = typer.Option(..., "--deploy", "-d", help="The candidate stack to explain."),
+    data: Path = typer.Option(..., "--data", help="A folder of images (searched recursively), one image, or a text file of paths."),
+    train: Optional[str] = TrainOption,
+    model_factory: Optional[str] = FactoryOption,
+    weights: Optional[Path] = WeightsOption,
+    trust_model: bool = TrustOption,
+    labels: Optional[Path] = LabelsOption,
+    limit: Optional[int] = LimitOption,
+    json_path: Optional[Path] = JsonOption,
+    recipe_file: Optional[Path] = RecipeFileOption,
+    progress: bool = ProgressOption,
+    cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs."),
+) -> None:
+    """Which stage causes a candidate's flips (each swapped alone into the reference), and which nearby
+    stacks flip less, measured on the same images in one shared run. Exits 0, 2 on input errors."""
+    with _errors_to_exit_code():
+        Outputs(json_path).check_writable()
+        with _progress(progress and err.is_terminal) as (on_start, on_progress):
+            result = explain_module.explain(
+                model, deploy, data, train=train, on_start=on_start, on_progress=on_progress, model_factory=model_factory,
+                weights=weights, trust_model=trust_model, labels=labels, limit=limit, recipe_file=recipe_file, cache=cache,
+            )
+        explain_views.render(result, out)
+        if json_path is not None:
+            explain_views.write_json(result, json_path)
+            out.print(f"JSON report written to {escape(str(json_path))}")
+        _say_if_interrupted(result.report)
+    if result.report.interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+@app.command()
 def sweep(
     model: Optional[Path] = ModelArgument,
     data: Path = typer.Option(..., "--data", help="A folder of images (searched recursively), one image, or a text file of paths."),
@@ -394,6 +428,36 @@ def export(
             max_flips=max_flips, recipe=resolved.recipe.to_dict(),
         )
     raise typer.Exit(_exit_code(report))
+
+
+@app.command()
+def embed(
+    model: Optional[Path] = ModelArgument,
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the ONNX model with preprocessing inside."),
+    model_factory: Optional[str] = FactoryOption,
+    weights: Optional[Path] = WeightsOption,
+    trust_model: bool = TrustOption,
+    opset: int = OpsetOption,
+    recipe_file: Optional[Path] = RecipeFileOption,
+    resize: Optional[int] = ResizeOption,
+    resize_policy: Optional[str] = PolicyOption,
+    crop: Optional[int] = CropOption,
+    scale: Optional[float] = ScaleOption,
+    mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption,
+    channel_order: Optional[str] = ChannelOption,
+) -> None:
+    """Write the model with the recipe's resize (ONNX Resize, antialiased), centre crop and normalize inside
+    its graph: it takes a decoded uint8 [1, H, W, 3] RGB image. Measure it with `parity check MODEL -d embedded`."""
+    with _errors_to_exit_code():
+        source = api.ModelSource(model, model_factory, weights, trust_model) if (model or model_factory) else None
+        resolved = api.embed(
+            source, output, recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order),
+            recipe_file=recipe_file, opset=opset,
+        )
+        recipe = resolved.recipe
+        out.print(f"wrote {escape(str(output))}: input uint8 [1, H, W, 3] RGB; inside: resize {recipe.resize_policy} "
+                  f"{recipe.resize_size} (linear, antialiased), centre crop {recipe.crop_size}, normalize")
 
 
 @app.command()

@@ -251,7 +251,7 @@ def _infer(
             if ok:
                 work["inferences"] += len(ok)
                 try:
-                    logits = runners[stack.runtime].run(np.stack([column[i] for i in ok]))
+                    logits = _run(runners[stack.runtime], [column[i] for i in ok])
                     finite = np.isfinite(logits).all(axis=1)
                     for i, row, is_finite in zip(ok, logits, finite):
                         out[i] = row if is_finite else StageFailure("runtime", "the model's output contains NaN or infinity")
@@ -265,6 +265,13 @@ def _infer(
             shared[key] = out
         per_stack.append(shared[key])
     return per_stack
+
+
+def _run(runner: Any, inputs: list[np.ndarray]) -> np.ndarray:
+    """One batch; images of different sizes (preprocessing inside the model) go one at a time."""
+    if len({x.shape for x in inputs}) == 1:
+        return runner.run(np.stack(inputs))
+    return np.concatenate([runner.run(x[None]) for x in inputs])
 
 
 def _applies_exif(stack: Stack) -> bool:

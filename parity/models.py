@@ -122,8 +122,11 @@ def runner_for(
             raise ParityError("runtime 'torch' needs a PyTorch model; this one is ONNX")
         runner = registry.get("runtime", "torch").function(model.module)
     else:
+        function = registry.get("runtime", runtime).function
         extra = {"calibration": calibration} if needs_calibration(runtime) else {}
-        runner = registry.get("runtime", runtime).function(onnx_model_path(model, recipe, opset), **extra)
+        if getattr(function, "needs_recipe", False):
+            extra["recipe"] = recipe
+        runner = function(onnx_model_path(model, recipe, opset), **extra)
     model.runners[runtime] = runner
     return runner
 

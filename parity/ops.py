@@ -84,3 +84,18 @@ def normalize(image: np.ndarray, recipe: Recipe) -> np.ndarray:
     tensor -= np.asarray(recipe.mean, np.float32).reshape(per_channel)
     tensor /= np.asarray(recipe.std, np.float32).reshape(per_channel)
     return tensor if recipe.dtype == "float32" else tensor.astype(np.dtype(recipe.dtype))
+
+
+@register("resize", "none", "numpy", "no resize here: the model resizes (preprocessing inside the model)")
+def no_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return image
+
+
+@register("crop", "none", "numpy", "no crop here: the model crops (preprocessing inside the model)")
+def no_crop(image: np.ndarray, size: int) -> np.ndarray:
+    return image
+
+
+@register("normalize", "none", "numpy", "no normalization here: the decoded uint8 H x W x 3 image goes to the model as it is")
+def no_normalize(image: np.ndarray, recipe: Recipe) -> np.ndarray:
+    return np.ascontiguousarray(image, dtype=np.uint8)

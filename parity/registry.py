@@ -91,3 +91,17 @@ def get(stage: str, name: str) -> Adapter:
     if reason:
         raise ParityError(f"{stage} {name!r} cannot run here: {reason}")
     return adapter
+
+
+def implementations(stage: str, library: str) -> list[str]:
+    """Every implementation of ``stage`` that ``library`` registers and that can run here, sorted."""
+    _import_library(library)
+    names = sorted(n for s, n in _ADAPTERS if s == stage and library_of(n) == library)
+    runnable = []
+    for name in names:
+        try:
+            get(stage, name)
+        except ParityError:
+            continue
+        runnable.append(name)
+    return runnable

@@ -252,6 +252,10 @@ PRESETS: dict[str, Preset] = {
         Preset("int8-dynamic", "runtime: the ONNX model with int8 weights, dynamic per-tensor quantization", {"runtime": "onnxruntime:int8-dynamic"}),
         Preset("int8-static", "runtime: static int8 (QDQ), per-channel weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static"}),
         Preset("int8-static-tensor", "runtime: static int8 (QDQ), per-tensor weights, calibrated on the first 100 images", {"runtime": "onnxruntime:int8-static-tensor"}),
+        Preset(
+            "embedded", "the model with resize, crop and normalize inside its graph (parity embed); decode here",
+            {"resize": "none", "crop": "none", "normalize": "none", "runtime": "onnxruntime:embedded"},
+        ),
         Preset("ceil-mode", "graph: every MaxPool's ceil_mode flipped (models with MaxPool only)", {"runtime": "onnxruntime:ceil-mode"}),
         Preset("upsample-mode", "graph: every Resize/Upsample switched nearest <-> linear (models with them only)", {"runtime": "onnxruntime:upsample-mode"}),
         *[
