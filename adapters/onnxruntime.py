@@ -384,6 +384,9 @@ def _register_onnx_resize(mode: str, transform: str, antialias: bool) -> None:
         sizes = np.array([1, 3, size[1], size[0]], dtype=np.int64)
         return _resize_session(mode, transform, antialias).run(None, {"x": x, "sizes": sizes})[0][0].transpose(1, 2, 0)
 
+    resize.antialias = antialias  # type: ignore[attr-defined]
+    resize.coordinates = None if mode == "nearest" else ("half_pixel" if transform == "pytorch_half_pixel" else transform)  # type: ignore[attr-defined]
+
 
 for _mode, _transform, _aa in (
     ("linear", "half_pixel", False), ("linear", "pytorch_half_pixel", False), ("linear", "asymmetric", False),

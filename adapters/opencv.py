@@ -75,6 +75,9 @@ def _register_resize(short: str, flag: int, flag_name: str, note: str) -> None:
     def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return cv2.resize(image, size, interpolation=flag)
 
+    resize.antialias = short == "area"  # type: ignore[attr-defined]
+    resize.coordinates = None if short == "nearest" else "half_pixel"  # type: ignore[attr-defined]
+
 
 for _short, (_flag, _flag_name, _note) in INTERPOLATIONS.items():
     _register_resize(_short, _flag, _flag_name, _note)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
@@ -42,6 +43,9 @@ def _register_resize(short: str, resample: Image.Resampling) -> None:
     def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return np.asarray(Image.fromarray(image).resize(size, resample))
 
+    resize.antialias = short != "nearest"  # type: ignore[attr-defined]
+    resize.coordinates = None if short == "nearest" else "half_pixel"  # type: ignore[attr-defined]
+
 
 for _short, _resample in FILTERS.items():
     _register_resize(_short, _resample)
@@ -54,3 +58,8 @@ def library_versions() -> dict[str, str]:
     versions["pillow.jpeg"] = f"libjpeg-turbo {turbo}" if turbo else f"libjpeg {features.version('jpg')}"
     versions["pillow.zlib"] = str(features.version("zlib"))
     return versions
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Write a uint8 H x W (grey) or H x W x 3 (RGB) array as PNG."""
+    Image.fromarray(image).save(path, format="PNG")

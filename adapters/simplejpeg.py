@@ -22,5 +22,8 @@ def decode_fast(data: bytes) -> np.ndarray:
     return simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=True, fastupsample=True)
 
 
+decode_fast.fast_idct = True  # type: ignore[attr-defined]
+
+
 def library_versions() -> dict[str, str]:
     return {"simplejpeg": simplejpeg.__version__}

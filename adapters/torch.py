@@ -356,6 +356,9 @@ def _register_interpolate(name: str, mode: str, antialias: bool, align_corners: 
         out = torch.nn.functional.interpolate(tensor, size=(size[1], size[0]), mode=mode, antialias=antialias, align_corners=align_corners)
         return out[0].permute(1, 2, 0).contiguous().numpy()
 
+    resize.antialias = antialias  # type: ignore[attr-defined]
+    resize.coordinates = None if mode == "nearest" else ("align_corners" if align_corners else "half_pixel")  # type: ignore[attr-defined]
+
 
 for _args in (
     ("bilinear", "bilinear", False, False, False),

@@ -66,6 +66,9 @@ def _register_resize(kernel: str, note: str) -> None:
             raise ValueError(f"libvips resized to {out.width}x{out.height}, not {size[0]}x{size[1]}")
         return out.numpy()
 
+    resize.antialias = kernel != "nearest"  # type: ignore[attr-defined]
+    resize.coordinates = None if kernel == "nearest" else "half_pixel"  # type: ignore[attr-defined]
+
 
 for _kernel, _note in KERNELS.items():
     _register_resize(_kernel, _note)

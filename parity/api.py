@@ -116,6 +116,17 @@ def resolve_model_recipe(
     )
 
 
+def recipe_for(model: str | Path | None, recipe: Mapping[str, Any] | None = None, recipe_file: str | Path | None = None) -> Recipe:
+    """The recipe from flags, a recipe file, ``[tool.parity.recipe]`` and, given an ONNX ``model``, its metadata."""
+    if model is not None:
+        return resolve_model_recipe(models.open_model(ModelSource(Path(model))), recipe, recipe_file).recipe
+    file_fields = None
+    if recipe_file is not None:
+        data = read_toml(Path(recipe_file), "recipe file")
+        file_fields = data.get("recipe", data)
+    return resolve_recipe(overrides=recipe, file_recipe=file_fields, project_recipe=project_recipe()).recipe
+
+
 def _reference_stack(train: str | Stack | None, model: OpenedModel) -> Stack:
     """The training stack; for a PyTorch model it runs in torch. Without ``train``, a timm-style
     ``pretrained_cfg`` interpolation picks the Pillow filter, else ``pil-bilinear``."""

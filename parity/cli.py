@@ -18,12 +18,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from parity import api, config, demo as demo_module, explain as explain_module, stats, sweep as sweep_module
+from parity import api, config, demo as demo_module, diff as diff_module, explain as explain_module, stats, sweep as sweep_module
 from parity.data import Dataset, discover
 from parity.engine import MAX_IMAGE_PIXELS
 from parity.errors import ParityError
 from parity.compare import Tolerance, parse_rate
-from parity.report import Report, console as console_report, explain_views, json_report, junit, markdown, sweep_views
+from parity.report import Report, console as console_report, diff_views, explain_views, json_report, junit, markdown, sweep_views
 from parity.spec import PRESETS, REFERENCE_PRESET, resolve_stack
 
 app = typer.Typer(
@@ -428,6 +428,36 @@ def export(
             max_flips=max_flips, recipe=resolved.recipe.to_dict(),
         )
     raise typer.Exit(_exit_code(report))
+
+
+@app.command()
+def diff(
+    image: Path = typer.Argument(..., help="One image file."),
+    train: str = typer.Option(REFERENCE_PRESET, "--train", "-t", help="The training stack."),
+    deploy: str = typer.Option(..., "--deploy", "-d", help="The deployment stack."),
+    out_dir: Path = typer.Option(Path("parity-diff"), "--out", help="Folder for the heatmap and side-by-side PNGs."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Take the recipe from this ONNX model's metadata."),
+    json_path: Optional[Path] = JsonOption,
+    recipe_file: Optional[Path] = RecipeFileOption,
+    resize: Optional[int] = ResizeOption,
+    resize_policy: Optional[str] = PolicyOption,
+    crop: Optional[int] = CropOption,
+    scale: Optional[float] = ScaleOption,
+    mean: Optional[str] = MeanOption,
+    std: Optional[str] = StdOption,
+    channel_order: Optional[str] = ChannelOption,
+) -> None:
+    """Per-stage pixel differences of one image between two stacks, heatmaps, and the known causes that fire."""
+    with _errors_to_exit_code():
+        Outputs(json_path).check_writable()
+        recipe = api.recipe_for(model, _recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file)
+        result = diff_module.diff_image(image, train, deploy, recipe)
+        diff_views.render(result, out)
+        written = diff_views.write_images(result, out_dir / image.stem)
+        out.print(f"{len(written)} image(s) written to {escape(str(out_dir / image.stem))}")
+        if json_path is not None:
+            diff_views.write_json(result, json_path)
+            out.print(f"JSON report written to {escape(str(json_path))}")
 
 
 @app.command()

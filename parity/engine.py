@@ -104,6 +104,18 @@ def preprocess(
     return results
 
 
+def stage_values(
+    data: bytes, stack: Stack, recipe: Recipe, max_image_pixels: int = MAX_IMAGE_PIXELS
+) -> list[tuple[str, np.ndarray | StageFailure]]:
+    """Each preprocessing stage's output for one image under one stack, in order; after a failure, the failure."""
+    values: list[tuple[str, np.ndarray | StageFailure]] = []
+    value: Any = data
+    for stage in PREPROCESSING_STAGES:
+        value = value if isinstance(value, StageFailure) else _apply(stage, getattr(stack, stage), value, recipe, max_image_pixels)
+        values.append((stage, value))
+    return values
+
+
 def _apply(stage: str, name: str, value: Any, recipe: Recipe, max_image_pixels: int) -> np.ndarray | StageFailure:
     function = registry.get(stage, name).function
     try:
