@@ -63,3 +63,10 @@ def library_versions() -> dict[str, str]:
 def write_png(path: str | Path, image: np.ndarray) -> None:
     """Write a uint8 H x W (grey) or H x W x 3 (RGB) array as PNG."""
     Image.fromarray(image).save(path, format="PNG")
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 H x W or H x W x 3 array encoded as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()

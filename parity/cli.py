@@ -23,7 +23,7 @@ from parity.data import Dataset, discover
 from parity.engine import MAX_IMAGE_PIXELS
 from parity.errors import ParityError
 from parity.compare import Tolerance, parse_rate
-from parity.report import Report, console as console_report, diff_views, explain_views, json_report, junit, markdown, sweep_views
+from parity.report import Report, console as console_report, diff_views, explain_views, html as html_report, json_report, junit, markdown, sweep_views
 from parity.spec import PRESETS, REFERENCE_PRESET, resolve_stack
 
 app = typer.Typer(
@@ -116,6 +116,7 @@ LimitOption = typer.Option(None, "--limit", help="Check only the first N images 
 ToleranceOption = typer.Option(None, "--tolerance", help="Allowed flip rate, e.g. 0.5% or 0.005 (default 1%).")
 MaxFlipsOption = typer.Option(None, "--max-flips", help="Allowed number of flips (instead of --tolerance).")
 JsonOption = typer.Option(None, "--json", help="Write the JSON report here.")
+HtmlOption = typer.Option(None, "--html", help="Write a self-contained HTML report with a gallery of flipped images here.")
 BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
 WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: CPU count, at most 8).")
 ShowOption = typer.Option(10, "--show-flips", min=0, help="Disagreeing images listed per candidate.")
@@ -148,15 +149,17 @@ class Outputs:
     junit: Optional[Path] = None
     markdown: Optional[Path] = None
     show_flips: int = 10
+    html: Optional[Path] = None
 
     def check_writable(self) -> None:
-        for path in (self.json, self.junit, self.markdown):
+        for path in (self.json, self.junit, self.markdown, self.html):
             if path is not None:
                 json_report.check_writable(path)
 
     def write(self, report: Report) -> None:
         console_report.render(report, out, self.show_flips)
-        for path, view, name in ((self.json, json_report, "JSON"), (self.junit, junit, "JUnit"), (self.markdown, markdown, "Markdown")):
+        for path, view, name in ((self.json, json_report, "JSON"), (self.junit, junit, "JUnit"), (self.markdown, markdown, "Markdown"),
+                                 (self.html, html_report, "HTML")):
             if path is not None:
                 view.write(report, path)
                 out.print(f"{name} report written to {escape(str(path))}")
@@ -196,6 +199,7 @@ def check(
     junit_path: Optional[Path] = JunitOption,
     markdown_path: Optional[Path] = MarkdownOption,
     save_run: Optional[Path] = typer.Option(None, "--save-run", help="Keep every stack's per-image outputs in this folder, for `parity compare`."),
+    html_path: Optional[Path] = HtmlOption,
     recipe_file: Optional[Path] = RecipeFileOption,
     resize: Optional[int] = ResizeOption,
     resize_policy: Optional[str] = PolicyOption,
@@ -238,7 +242,7 @@ def check(
         model, model_factory = pick(model, "model"), pick(model_factory, "model_factory")
         if model is None and model_factory is None:
             raise ParityError("give a model file (or --model-factory with --weights), or model in [tool.parity]")
-        outputs = Outputs(pick(json_path, "json"), pick(junit_path, "junit"), pick(markdown_path, "markdown"), show_flips)
+        outputs = Outputs(pick(json_path, "json"), pick(junit_path, "junit"), pick(markdown_path, "markdown"), show_flips, html_path)
         report = _run(
             outputs, progress,
             model=model, model_factory=model_factory, weights=pick(weights, "weights"),
@@ -292,6 +296,7 @@ def explain(
     labels: Optional[Path] = LabelsOption,
     limit: Optional[int] = LimitOption,
     json_path: Optional[Path] = JsonOption,
+    html_path: Optional[Path] = HtmlOption,
     recipe_file: Optional[Path] = RecipeFileOption,
     progress: bool = ProgressOption,
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs."),
@@ -299,7 +304,7 @@ def explain(
     """Which stage causes a candidate's flips (each swapped alone into the reference), and which nearby
     stacks flip less, measured on the same images in one shared run. Exits 0, 2 on input errors."""
     with _errors_to_exit_code():
-        Outputs(json_path).check_writable()
+        Outputs(json_path, html=html_path).check_writable()
         with _progress(progress and err.is_terminal) as (on_start, on_progress):
             result = explain_module.explain(
                 model, deploy, data, train=train, on_start=on_start, on_progress=on_progress, model_factory=model_factory,
@@ -309,6 +314,9 @@ def explain(
         if json_path is not None:
             explain_views.write_json(result, json_path)
             out.print(f"JSON report written to {escape(str(json_path))}")
+        if html_path is not None:
+            html_report.write(result.report, html_path, result)
+            out.print(f"HTML report written to {escape(str(html_path))}")
         _say_if_interrupted(result.report)
     if result.report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
