@@ -23,7 +23,7 @@ from parity.data import Dataset, discover
 from parity.engine import MAX_IMAGE_PIXELS
 from parity.errors import ParityError
 from parity.compare import Tolerance, parse_rate
-from parity.report import Report, console as console_report, diff_views, explain_views, html as html_report, json_report, junit, markdown, sweep_views
+from parity.report import Report, described_stack, console as console_report, diff_views, explain_views, html as html_report, json_report, junit, markdown, sweep_views
 from parity.spec import PRESETS, REFERENCE_PRESET, resolve_stack
 
 app = typer.Typer(
@@ -200,6 +200,7 @@ def check(
     markdown_path: Optional[Path] = MarkdownOption,
     save_run: Optional[Path] = typer.Option(None, "--save-run", help="Keep every stack's per-image outputs in this folder, for `parity compare`."),
     html_path: Optional[Path] = HtmlOption,
+    explain: bool = typer.Option(False, "--explain", help="For each failing candidate, attribute its flips to stages and measure nearby stacks (as `parity explain`)."),
     recipe_file: Optional[Path] = RecipeFileOption,
     resize: Optional[int] = ResizeOption,
     resize_policy: Optional[str] = PolicyOption,
@@ -258,6 +259,15 @@ def check(
         )
         if report.saved_runs:
             out.print("runs saved: " + ", ".join(escape(str(p)) for p in report.saved_runs))
+        if explain and not report.interrupted:
+            for candidate in (c for c in report.candidates if not c.verdict.passed):
+                explanation = explain_module.explain(
+                    model, described_stack(candidate.stack), data, train=described_stack(report.reference),
+                    model_factory=model_factory, weights=pick(weights, "weights"), trust_model=bool(pick(trust_model, "trust_model", False)),
+                    labels=pick(labels, "labels"), limit=pick(limit, "limit"), recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order),
+                    recipe_file=recipe_file, cache=bool(pick(cache, "cache", True)),
+                )
+                explain_views.render(explanation, out)
     raise typer.Exit(_exit_code(report))
 
 

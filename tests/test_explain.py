@@ -101,3 +101,11 @@ def test_embed_writes_a_uint8_model_that_check_measures(model18: Path, image_dir
 def test_embed_needs_opset_18(tiny_model: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["embed", str(tiny_model), "-o", str(tmp_path / "e.onnx")])
     assert result.exit_code == 2 and "needs opset 18" in result.output and not (tmp_path / "e.onnx").exists()
+
+
+def test_check_explains_failing_candidates_only(model18: Path, image_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["check", str(model18), "-d", "bgr-swap", "-d", "pil-bilinear", "--data", str(image_dir),
+                                      "--tolerance", "0%", "--explain", "--no-progress", "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert result.output.count("Flips caused by each stage alone") == 1
+    assert "candidate bgr-swap" in result.output

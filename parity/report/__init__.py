@@ -9,7 +9,7 @@ from typing import Any
 
 from parity.compare import CandidateMetrics, ImageOutcome, Tolerance, Verdict
 from parity.errors import ParityError
-from parity.spec import ResolvedRecipe
+from parity.spec import ResolvedRecipe, Stack
 
 SCHEMA_VERSION = "parity.report/1"
 
@@ -101,3 +101,8 @@ def _outcome_dict(outcome: ImageOutcome) -> dict[str, Any]:
         "metrics": dataclasses.asdict(outcome.metrics) if outcome.metrics else None,
         **({"note": outcome.note} if outcome.note else {}),
     }
+
+
+def described_stack(described: dict[str, Any]) -> Stack:
+    """The :class:`Stack` behind a report's described stack (its name and each stage's implementation)."""
+    return Stack(name=described["name"], **{stage: info["implementation"] for stage, info in described["stages"].items()})

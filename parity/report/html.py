@@ -18,8 +18,7 @@ from parity.compare import ImageOutcome, Prediction
 from parity.diff import diff_image
 from parity.errors import ParityError
 from parity.explain import Explanation
-from parity.report import CandidateReport, Report, write_text
-from parity.spec import Stack
+from parity.report import CandidateReport, Report, described_stack, write_text
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
@@ -45,10 +44,6 @@ def _prediction(prediction: Prediction | None, error: str | None, names: dict[in
         return f"failed: {escape(error or '')}"
     name = f" {names[prediction.top1]}" if prediction.top1 in names else ""
     return f"{prediction.top1}{escape(name)} ({prediction.confidence:.2f})"
-
-
-def _stack(described: dict) -> Stack:
-    return Stack(name=described["name"], **{stage: info["implementation"] for stage, info in described["stages"].items()})
 
 
 def _image_path(report: Report, image: str) -> Path | None:
@@ -98,7 +93,7 @@ def _figure(report: Report, candidate: CandidateReport, outcome: ImageOutcome) -
     path = _image_path(report, outcome.image)
     if path is not None and report.recipe is not None:
         try:
-            diff = diff_image(path, _stack(report.reference), _stack(candidate.stack), report.recipe.recipe)
+            diff = diff_image(path, described_stack(report.reference), described_stack(candidate.stack), report.recipe.recipe)
         except ParityError:
             diff = None
         if diff is not None and diff.model_inputs is not None:
