@@ -98,3 +98,15 @@ def test_model_input_mismatch_fails_before_any_image(image_dir: Path, tmp_path: 
     model = write_linear_classifier(tmp_path / "tiny.onnx")
     with pytest.raises(ParityError, match=r"shape \['batch', 3, 8, 8\].*\[3, 16, 16\]"):
         api.check(model, ["opencv-bilinear"], image_dir, recipe={"crop_size": 16})
+
+
+def test_bit_identical_model_inputs_reuse_the_output(tiny_model: Path, image_dir: Path) -> None:
+    """OpenCV and Pillow decode these JPEGs and PNGs to the same pixels, so the opencv-decode candidate's
+    inputs equal the reference's: none of its images is run again, and the outputs are the reference's."""
+    from parity import api
+
+    report = api.check(tiny_model, ["opencv-decode", "opencv-bilinear"], image_dir, cache=False)
+    decode_only, resized = report.candidates
+    assert decode_only.metrics.max_abs_logit_diff == 0 and decode_only.metrics.flips == 0
+    assert report.work == {"inferences": 12 + 12, "identical_inputs_reused": 12, "outputs_from_cache": 0}
+    assert resized.metrics.images == 12
