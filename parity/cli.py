@@ -310,6 +310,7 @@ def explain(
     recipe_file: Optional[Path] = RecipeFileOption,
     progress: bool = ProgressOption,
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs."),
+    suggest: bool = typer.Option(True, "--suggest/--no-suggest", help="Also measure the nearby stacks (other implementations of the stages that flip)."),
 ) -> None:
     """Which stage causes a candidate's flips (each swapped alone into the reference), and which nearby
     stacks flip less, measured on the same images in one shared run. Exits 0, 2 on input errors."""
@@ -319,6 +320,7 @@ def explain(
             result = explain_module.explain(
                 model, deploy, data, train=train, on_start=on_start, on_progress=on_progress, model_factory=model_factory,
                 weights=weights, trust_model=trust_model, labels=labels, limit=limit, recipe_file=recipe_file, cache=cache,
+                suggest=suggest,
             )
         explain_views.render(result, out)
         if json_path is not None:

@@ -105,9 +105,9 @@ def _preset_named(stack: Stack) -> str | None:
 
 def explain(model: Any, deploy: str | Stack, data: Any, train: str | Stack | None = None,
             on_progress: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None,
-            **options: Any) -> Explanation:
-    """Attribute ``deploy``'s flips against ``train`` to its stages and measure nearby stacks, in one
-    shared run. ``options`` are :func:`parity.check`'s keyword arguments."""
+            suggest: bool = True, **options: Any) -> Explanation:
+    """Attribute ``deploy``'s flips against ``train`` to its stages and (with ``suggest``) measure nearby
+    stacks, in one shared run. ``options`` are :func:`parity.check`'s keyword arguments."""
     candidate = deploy if isinstance(deploy, Stack) else resolve_stack(deploy)
     reference = train if isinstance(train, Stack) else resolve_stack(train or "pil-bilinear")
     hybrids: list[tuple[tuple[str, ...], Stack]] = []
@@ -119,8 +119,8 @@ def explain(model: Any, deploy: str | Stack, data: Any, train: str | Stack | Non
     if not hybrids:
         raise ParityError(f"{candidate.name!r} runs the same stages as the reference {reference.name!r}; nothing to attribute")
     differing = tuple(s for stages, _ in hybrids for s in stages)
-    alternatives = _alternatives(candidate, differing, reference)
-    if "resize" in differing and candidate.runtime == "onnxruntime":
+    alternatives = _alternatives(candidate, differing, reference) if suggest else []
+    if suggest and "resize" in differing and candidate.runtime == "onnxruntime":
         inside = dataclasses.replace(candidate, **EMBEDDED_STAGES)
         alternatives.append((dataclasses.replace(inside, name=_preset_named(inside) or f"{candidate.name} [embedded]"), EMBEDDED_CHANGE))
     stacks = [candidate, *(h for _, h in hybrids), *(stack for stack, _ in alternatives)]
