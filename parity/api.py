@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -163,6 +165,8 @@ def check(
     skip_inapplicable: bool = False,
     cache: bool = True,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
@@ -184,7 +188,8 @@ def check(
     changed, so a re-run, or a run interrupted with Ctrl-C and started again, computes only what is new.
     An interrupted run returns a report of the finished images with ``Report.interrupted`` set. A decoded
     image over ``max_image_pixels`` (default 178,956,970, Pillow's decompression-bomb threshold; 0: no
-    limit) is refused for that image by every decoder.
+    limit) is refused for that image by every decoder. ``engine="dask"`` shards the images over a Dask
+    cluster (``scheduler``, an address, or a local cluster of worker processes) and gives the same report.
     """
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
@@ -194,7 +199,7 @@ def check(
     return _check(
         opened, candidates, data, train, labels, labels_from_folders, limit, recipe,
         recipe_file, opset, batch_size, workers, on_progress, on_start, save_run, skip_inapplicable, cache,
-        max_image_pixels,
+        max_image_pixels, engine, scheduler,
     )
 
 
@@ -238,7 +243,13 @@ def _check(
     skip_inapplicable: bool = False,
     cache: bool = True,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
+    engine: str = "local",
+    scheduler: str | None = None,
 ) -> Report:
+    if engine not in ("local", "dask"):
+        raise ParityError(f"--engine must be local or dask, not {engine!r}")
+    if engine == "dask" and save_run:
+        raise ParityError("--save-run works with the local engine only")
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
     if max_image_pixels < 0:
@@ -283,10 +294,14 @@ def _check(
     model_info = {**opened.identity, "export": opened.export_info}
     writer = RunWriter(Path(save_run), dataset, described, model_info, resolved, fingerprint) if save_run else None
     binding = _cache_binding(opened, runners, stacks, resolved.recipe, fingerprint) if cache else None
-    result = evaluate(
-        runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress,
-        writer.add if writer else None, binding, max_image_pixels,
-    )
+    if engine == "dask":
+        result = _evaluate_on_dask(scheduler, runners, dataset, reference, candidates, resolved.recipe, batch_size,
+                                   max_image_pixels, binding, on_progress)
+    else:
+        result = evaluate(
+            runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress,
+            writer.add if writer else None, binding, max_image_pixels,
+        )
     if writer:
         writer.close()
     saved = [str(folder) for folder in writer.folders] if writer else []
@@ -308,6 +323,26 @@ def _check(
         work=result.work,
         interrupted=result.interrupted,
     )
+
+
+DASK_SHARD_IMAGES = 64
+
+
+def _evaluate_on_dask(scheduler: str | None, runners: dict[str, Any], dataset: Dataset, reference: Stack, candidates: list[Stack],
+                      recipe: Recipe, batch_size: int, max_image_pixels: int, binding: CacheBinding | None,
+                      on_progress: Callable[[int], None] | None) -> Any:
+    """The Dask engine (the ``dask`` extra), for ONNX runtimes: each worker opens the model files itself."""
+    if "torch" in runners:
+        raise ParityError("the Dask engine runs ONNX models; give the exported .onnx (parity export) instead of the PyTorch model")
+    try:
+        dask_engine = importlib.import_module("parity_adapters.dask_engine")
+    except ImportError as exc:
+        raise ParityError(f"--engine dask needs the dask extra ({exc}); install it with: pip install 'parity[dask]'") from None
+    started = time.perf_counter()
+    result = dask_engine.evaluate_on_dask(scheduler, runners, dataset, reference, candidates, recipe, batch_size,
+                                          DASK_SHARD_IMAGES, max_image_pixels, binding, on_progress)
+    result.timings["total_s"] = time.perf_counter() - started
+    return result
 
 
 def _cache_binding(

@@ -214,6 +214,8 @@ def check(
     show_flips: int = ShowOption,
     progress: bool = ProgressOption,
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs (default on)."),
+    engine: Optional[str] = typer.Option(None, "--engine", help="local (default) or dask: shard the images over a Dask cluster."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="With --engine dask: the address of an existing Dask scheduler (default: a local cluster)."),
     max_image_pixels: Optional[int] = typer.Option(None, "--max-image-pixels", help="Refuse decoded images over this many pixels, whichever decoder (default 178956970, Pillow's decompression-bomb threshold; 0: no limit)."),
 ) -> None:
     """Run the training and deployment stacks on the same images and gate on top-1 flips.
@@ -256,6 +258,7 @@ def check(
             batch_size=pick(batch_size, "batch_size", 8), workers=pick(workers, "workers"),
             recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file=recipe_file,
             cache=bool(pick(cache, "cache", True)), max_image_pixels=pick(max_image_pixels, "max_image_pixels", MAX_IMAGE_PIXELS),
+            engine=pick(engine, "engine", "local"), scheduler=pick(scheduler, "scheduler"),
         )
         if report.saved_runs:
             out.print("runs saved: " + ", ".join(escape(str(p)) for p in report.saved_runs))
