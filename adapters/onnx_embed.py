@@ -11,16 +11,18 @@ Python's ``round``). Images smaller than the crop are not padded (torchvision pa
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, compose, helper, numpy_helper
 
-from parity.errors import ParityError
-from parity.spec import Recipe
+from parity.errors import NotApplicable, ParityError
+from parity.spec import RECIPE_METADATA_KEY, Recipe
 
 INPUT = "image"
+PREFIX = "parity_preprocessing/"
 MIN_OPSET = 18
 
 
@@ -99,17 +101,25 @@ def embed(model_path: Path, recipe: Recipe, target: Path) -> None:
     model = onnx.load(str(model_path))
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < MIN_OPSET:
-        raise ParityError(f"{model_path}: opset {opset}; embedding an antialiased resize needs opset {MIN_OPSET} or later "
+        raise NotApplicable(f"{model_path}: opset {opset}; embedding an antialiased resize needs opset {MIN_OPSET} or later "
                           f"(re-export with --opset {MIN_OPSET})")
     if len(model.graph.input) != 1:
         raise ParityError(f"{model_path}: expected one image input, the model has {len(model.graph.input)}")
+    if model.graph.input[0].type.tensor_type.elem_type == TensorProto.UINT8:
+        raise ParityError(f"{model_path}: the model already takes uint8 images; its preprocessing is inside it already")
+    if recipe.crop_size > recipe.resize_size:
+        raise ParityError(f"recipe: a centre crop of {recipe.crop_size} from a resize to {recipe.resize_size} needs zero padding, "
+                          "which the embedded graph does not do")
     model_input = model.graph.input[0].name
     pre = helper.make_model(preprocessing_graph(recipe, "p_tensor"), opset_imports=[helper.make_opsetid("", opset)])
     pre.ir_version = model.ir_version
-    merged = compose.merge_models(pre, model, io_map=[("p_tensor", model_input)])
+    # the preprocessing graph's names get a prefix so they cannot collide with the model's
+    merged = compose.merge_models(pre, model, io_map=[("p_tensor", model_input)], prefix1=PREFIX)
     merged.graph.name = model.graph.name
     del merged.metadata_props[:]
-    merged.metadata_props.extend(model.metadata_props)
+    merged.metadata_props.extend(p for p in model.metadata_props if p.key != RECIPE_METADATA_KEY)
+    recipe_entry = merged.metadata_props.add()
+    recipe_entry.key, recipe_entry.value = RECIPE_METADATA_KEY, json.dumps(recipe.to_dict())
     entry = merged.metadata_props.add()
     entry.key, entry.value = "parity.embedded", "uint8 [1, H, W, 3] RGB in; resize, centre crop and normalize in the graph"
     onnx.save(merged, str(target))

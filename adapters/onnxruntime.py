@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -33,14 +34,15 @@ def _tensors_with_external_data(graph: onnx.GraphProto) -> list[onnx.TensorProto
     return found
 
 
-def refuse_external_data_outside(model_path: Path) -> None:
-    """Raise a one-line error if any tensor's external data file lies outside the model's folder (an
-    absolute path, ``..``, or a symlink that leads out): a model file must not make parity read others."""
+def external_data_files(model_path: Path) -> list[Path]:
+    """The files the model keeps tensor data in; a one-line error if any lies outside the model's folder
+    (an absolute path, ``..``, or a symlink that leads out): a model file must not make parity read others."""
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception:  # not a readable ONNX file: ONNX Runtime's own load error says so next
-        return
+        return []
     folder = model_path.resolve().parent
+    files = []
     for tensor in _tensors_with_external_data(model.graph):
         location = next((entry.value for entry in tensor.external_data if entry.key == "location"), "")
         target = (folder / location).resolve()
@@ -48,6 +50,8 @@ def refuse_external_data_outside(model_path: Path) -> None:
             raise ParityError(
                 f"{model_path}: tensor {tensor.name!r} keeps its data at {location!r}, outside the model's folder; refused"
             )
+        files.append(target)
+    return sorted(set(files))
 
 
 class OnnxRunner:
@@ -59,7 +63,7 @@ class OnnxRunner:
 
     def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
         self.model_path = model_path
-        refuse_external_data_outside(model_path)
+        self.external_files = external_data_files(model_path)
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -135,10 +139,19 @@ def load(model_path: Path) -> OnnxRunner:
 
 def _transformed(model_path: Path, kind: str, make: Callable[[Path, Path], None]) -> Path:
     """``model_path`` transformed by ``make(source, target)``, cached by the model's hash, the kind and the ORT version."""
-    target = cache_dir() / "transforms" / f"{file_sha256(model_path)[:20]}-{kind}-ort{ort.__version__}.onnx"
+    sources = [model_path, *external_data_files(model_path)]
+    digest = hashlib.sha256("".join(file_sha256(f) for f in sources).encode()).hexdigest()
+    name = f"{digest[:20]}-{kind}-ort{ort.__version__}.onnx"
+    target = cache_dir() / "transforms" / name
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(target.parent, os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:  # an unwritable cache: transform into a private temporary folder instead
+        target = Path(tempfile.mkdtemp(prefix="parity-transforms-")) / name
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     quiet = logging.getLogger()
     level = quiet.level
@@ -228,7 +241,7 @@ def load_int8_dynamic(model_path: Path) -> OnnxRunner:
 @register(
     "runtime", "onnxruntime:embedded", "onnxruntime",
     "the model with the recipe's resize, centre crop and normalize inside its graph (parity embed): decoded uint8 "
-    "H x W x 3 in, ONNX Resize linear, half-pixel, antialiased, rounded; CPU",
+    "H x W x 3 in, ONNX Resize linear, half-pixel, antialiased, kept in float32; CPU",
 )
 def load_embedded(model_path: Path, recipe: Recipe) -> OnnxRunner:
     from parity_adapters import onnx_embed

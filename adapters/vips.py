@@ -6,6 +6,8 @@ machine without libvips simply lacks these stages.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyvips
 
@@ -28,6 +30,9 @@ class DecodeError(ValueError):
     """libvips could not decode the bytes it was given."""
 
 
+_ERRORS = threading.Lock()
+
+
 def _to_rgb_uint8(image: pyvips.Image) -> np.ndarray:
     if image.interpretation not in ("srgb", "rgb"):
         image = image.colourspace("srgb")  # greyscale, CMYK (through its profile), 16-bit RGB
@@ -46,8 +51,9 @@ def _to_rgb_uint8(image: pyvips.Image) -> np.ndarray:
 def decode(data: bytes) -> np.ndarray:
     """Decode encoded bytes to uint8 H x W x 3 RGB with libvips."""
     try:
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail=True)
-        return np.ascontiguousarray(_to_rgb_uint8(image))
+        with _ERRORS:  # libvips keeps one error buffer per process: one decode at a time keeps reasons with their image
+            image = pyvips.Image.new_from_buffer(data, "", access="sequential", fail=True)
+            return np.ascontiguousarray(_to_rgb_uint8(image))
     except pyvips.Error as exc:
         details = [line for line in str(exc.detail or "").splitlines() if line.strip()]
         reason = details[0] if details else str(exc.message or "unknown error").strip()

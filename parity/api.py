@@ -252,8 +252,8 @@ def _check(
         raise ParityError("--save-run works with the local engine only")
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
-    if max_image_pixels < 0:
-        raise ParityError("--max-image-pixels must be 0 (no limit) or more")
+    if isinstance(max_image_pixels, bool) or not isinstance(max_image_pixels, int) or max_image_pixels < 0:
+        raise ParityError(f"--max-image-pixels must be a whole number, 0 (no limit) or more, not {max_image_pixels!r}")
     if workers is not None and workers < 1:
         raise ParityError("--workers must be at least 1")
     reference = _reference_stack(train, opened)
@@ -278,6 +278,8 @@ def _check(
             inapplicable[name] = str(exc)
             continue
         runners[name].check_input(ops.tensor_shape(resolved.recipe))
+    for stack in stacks:
+        _check_input_kind(stack, runners.get(stack.runtime))
     skipped = {stack.name: inapplicable[stack.runtime] for stack in candidates if stack.runtime in inapplicable}
     if skipped:
         kept = [i for i, stack in enumerate(candidates) if stack.runtime not in inapplicable]
@@ -293,7 +295,7 @@ def _check(
     fingerprint = environment.fingerprint(libraries)
     model_info = {**opened.identity, "export": opened.export_info}
     writer = RunWriter(Path(save_run), dataset, described, model_info, resolved, fingerprint) if save_run else None
-    binding = _cache_binding(opened, runners, stacks, resolved.recipe, fingerprint) if cache else None
+    binding = _cache_binding(opened, runners, stacks, resolved.recipe, fingerprint, max_image_pixels) if cache else None
     if engine == "dask":
         result = _evaluate_on_dask(scheduler, runners, dataset, reference, candidates, resolved.recipe, batch_size,
                                    max_image_pixels, binding, on_progress)
@@ -325,6 +327,20 @@ def _check(
     )
 
 
+def _check_input_kind(stack: Stack, runner: Any) -> None:
+    """A stack that hands decoded uint8 images to the model needs a model that takes them, and the other way round."""
+    if runner is None:
+        return
+    takes_images = getattr(runner, "input_dtype", None) == np.uint8
+    hands_images = stack.normalize == "none"
+    if takes_images and not hands_images:
+        raise ParityError(f"stack {stack.name!r}: the model takes uint8 images (its preprocessing is inside it); check it with "
+                          "the embedded preset (parity check MODEL -d embedded), or give the model without preprocessing")
+    if hands_images and not takes_images:
+        raise ParityError(f"stack {stack.name!r}: passes decoded uint8 images, but its runtime {stack.runtime!r} runs a model that "
+                          "takes float tensors (compose 'embedded' last: opencv-decode+embedded)")
+
+
 DASK_SHARD_IMAGES = 64
 
 
@@ -346,15 +362,18 @@ def _evaluate_on_dask(scheduler: str | None, runners: dict[str, Any], dataset: D
 
 
 def _cache_binding(
-    opened: OpenedModel, runners: dict[str, Any], stacks: list[Stack], recipe: Recipe, versions: dict[str, str]
+    opened: OpenedModel, runners: dict[str, Any], stacks: list[Stack], recipe: Recipe, versions: dict[str, str],
+    max_image_pixels: int,
 ) -> CacheBinding:
-    """The output cache and each stack's key: the model's identity, the exact model file (or the code,
-    for torch) its runtime runs, the stages, the recipe and the library versions."""
+    """The output cache and each stack's key: the model's identity, the exact model files (with their
+    external data; or the code, for torch) its runtime runs, the pixel limit, the stages, the recipe and
+    the library versions."""
     model_keys = {}
     for name, runner in runners.items():
         model_file = getattr(runner, "model_path", None)
-        ran = {"file_sha256": models.file_sha256(model_file)} if model_file else {"code": models.code_fingerprint(opened)}
-        model_keys[name] = {"model": opened.identity, "runtime": name, **ran}
+        files = [model_file, *getattr(runner, "external_files", [])] if model_file else []
+        ran = {"files_sha256": [models.file_sha256(f) for f in files if f.is_file()]} if files else {"code": models.code_fingerprint(opened)}
+        model_keys[name] = {"model": opened.identity, "runtime": name, "max_image_pixels": max_image_pixels, **ran}
     keys = [stack_key(model_keys[s.runtime], s, recipe, versions) for s in stacks]
     return CacheBinding(OutputCache(models.cache_dir() / "outputs"), keys)
 
@@ -393,7 +412,11 @@ def embed(
 ) -> ResolvedRecipe:
     """Write the model (a PyTorch one exported first) with the recipe's resize, centre crop and normalize
     inside its graph to ``output``: it takes a decoded uint8 ``[1, H, W, 3]`` RGB image. Returns the recipe."""
-    opened = models.open_model(_source(model, model_factory, weights, trust_model))
+    source = _source(model, model_factory, weights, trust_model)
+    for given in (source.path, source.weights):
+        if given is not None and Path(output).resolve() == given.resolve():
+            raise ParityError(f"{output}: is the model itself; write the embedded model to another file")
+    opened = models.open_model(source)
     resolved = resolve_model_recipe(opened, recipe, recipe_file)
     runner = models.runner_for(opened, "onnxruntime:embedded", resolved.recipe, opset)
     models.write_model(Path(output), lambda partial: partial.write_bytes(runner.model_path.read_bytes()))

@@ -48,12 +48,9 @@ def _exit_code(report: Report) -> int:
 
 
 def _say_if_interrupted(report: Report) -> None:
-    if report.interrupted:
-        finished = report.candidates[0].metrics.images if report.candidates else 0
-        err.print(
-            f"[yellow]interrupted[/yellow] after {finished} of {report.data['images']} images: the report covers those only "
-            "and is marked incomplete; run the same command again to continue (finished images come from the output cache)"
-        )
+    if report.interruption:
+        err.print(f"[yellow]{escape(report.interruption)}[/yellow]; run the same command again to continue (finished images come "
+                  "from the output cache)")
 
 
 def _print_error(message: str) -> None:
@@ -152,9 +149,9 @@ class Outputs:
     html: Optional[Path] = None
 
     def check_writable(self) -> None:
-        for path in (self.json, self.junit, self.markdown, self.html):
+        for path, what in ((self.json, "JSON"), (self.junit, "JUnit"), (self.markdown, "Markdown"), (self.html, "HTML")):
             if path is not None:
-                json_report.check_writable(path)
+                json_report.check_writable(path, what)
 
     def write(self, report: Report) -> None:
         console_report.render(report, out, self.show_flips)
@@ -300,7 +297,7 @@ def compare(
 @app.command()
 def explain(
     model: Optional[Path] = ModelArgument,
-    deploy: str = typer.Option(..., "--deploy", "-d", help="The candidate stack to explain."),
+    deploy: list[str] = typer.Option(..., "--deploy", "-d", help="The candidate stack to explain (one)."),
     data: Path = typer.Option(..., "--data", help="A folder of images (searched recursively), one image, or a text file of paths."),
     train: Optional[str] = TrainOption,
     model_factory: Optional[str] = FactoryOption,
@@ -318,10 +315,12 @@ def explain(
     """Which stage causes a candidate's flips (each swapped alone into the reference), and which nearby
     stacks flip less, measured on the same images in one shared run. Exits 0, 2 on input errors."""
     with _errors_to_exit_code():
+        if len(deploy) != 1:
+            raise ParityError(f"explain takes one --deploy stack, not {len(deploy)}; run it once per candidate")
         Outputs(json_path, html=html_path).check_writable()
         with _progress(progress and err.is_terminal) as (on_start, on_progress):
             result = explain_module.explain(
-                model, deploy, data, train=train, on_start=on_start, on_progress=on_progress, model_factory=model_factory,
+                model, deploy[0], data, train=train, on_start=on_start, on_progress=on_progress, model_factory=model_factory,
                 weights=weights, trust_model=trust_model, labels=labels, limit=limit, recipe_file=recipe_file, cache=cache,
                 suggest=suggest,
             )
@@ -476,8 +475,9 @@ def diff(
         recipe = api.recipe_for(model, _recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file)
         result = diff_module.diff_image(image, train, deploy, recipe)
         diff_views.render(result, out)
-        written = diff_views.write_images(result, out_dir / image.stem)
-        out.print(f"{len(written)} image(s) written to {escape(str(out_dir / image.stem))}")
+        folder = out_dir / diff_views.folder_name(image)
+        written = diff_views.write_images(result, folder)
+        out.print(f"{len(written)} image(s) written to {escape(str(folder))}")
         if json_path is not None:
             diff_views.write_json(result, json_path)
             out.print(f"JSON report written to {escape(str(json_path))}")

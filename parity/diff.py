@@ -48,6 +48,7 @@ class ImageDiff:
     findings: list[Finding]
     heatmaps: dict[str, np.ndarray] = field(default_factory=dict)  # stage -> uint8 H x W
     model_inputs: tuple[np.ndarray, np.ndarray] | None = None  # both sides' model inputs as uint8 H x W x 3
+    runtimes: tuple[str, str] = ("", "")  # not compared here: diff runs no model
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +61,7 @@ class ImageDiff:
 def _grey_levels(value: np.ndarray, stage: str, recipe: Recipe) -> np.ndarray:
     """A stage's output as H x W x 3 float64 in grey levels (the normalized tensor mapped back)."""
     array = value.astype(np.float64)
-    if stage != "normalize":
+    if stage != "normalize" or value.dtype == np.uint8:  # the embedded preset hands decoded pixels on as they are
         return array
     if recipe.layout == "NCHW":
         array = array.transpose(1, 2, 0)
@@ -103,10 +104,10 @@ def diff_image(path: Path, train: str | Stack, deploy: str | Stack, recipe: Reci
         stages.append(StageDiff(stage, *names, *shapes, float(delta.max()), float(delta.mean()), _psnr(float((delta ** 2).mean()))))
         heatmaps[stage] = _as_image(delta.mean(axis=-1) * HEATMAP_GAIN)
     inputs = None
-    if "normalize" in arrays:
+    if "normalize" in arrays and arrays["normalize"][0].shape == arrays["normalize"][1].shape:
         inputs = tuple(_as_image(_grey_levels(v, "normalize", recipe)) for v in arrays["normalize"])
     decoded = train_values["decode"]
     original = None if isinstance(decoded, StageFailure) else (decoded.shape[1], decoded.shape[0])
     named = findings(train_stack, deploy_stack, exif.orientation(data), original, recipe.resize_size,
                      {s: v[0] for s, v in arrays.items()}, {s: v[1] for s, v in arrays.items()})
-    return ImageDiff(str(path), stages, named, heatmaps, inputs)  # type: ignore[arg-type]
+    return ImageDiff(str(path), stages, named, heatmaps, inputs, (train_stack.runtime, deploy_stack.runtime))  # type: ignore[arg-type]

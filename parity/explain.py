@@ -126,13 +126,15 @@ def explain(model: Any, deploy: str | Stack, data: Any, train: str | Stack | Non
     stacks = [candidate, *(h for _, h in hybrids), *(stack for stack, _ in alternatives)]
     report = api.check(model, stacks, data, train=train, on_progress=on_progress, on_start=on_start,
                        skip_inapplicable=True, **options)
+    if candidate.name in report.skipped:
+        raise ParityError(f"{candidate.name}: {report.skipped[candidate.name]}")
     by_name = {c.stack["name"]: c for c in report.candidates}
     total = by_name[candidate.name]
     flipped_by = set(_flipped(report, candidate.name))
     effects = [
         StageEffect(stages, "+".join(getattr(reference, s) for s in stages), "+".join(getattr(candidate, s) for s in stages),
                     by_name[h.name].metrics.disagreements, _flipped(report, h.name))
-        for stages, h in hybrids
+        for stages, h in hybrids if h.name in by_name
     ]
     alone = {image for e in effects for image in e.images}
     per_image = {image: [_label(e.stages) for e in effects if image in e.images] for image in sorted(flipped_by)}

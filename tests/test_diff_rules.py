@@ -108,9 +108,9 @@ def test_diff_cli_writes_the_images_and_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["diff", str(path), "-d", "opencv-bilinear", "--out", str(tmp_path / "out"), "--json", str(tmp_path / "d.json")])
     assert result.exit_code == 0, result.output
     assert "antialias: shrinking 2.3x" in result.output
-    written = sorted(p.name for p in (tmp_path / "out" / "stripes").iterdir())
+    written = sorted(p.name for p in (tmp_path / "out" / "stripes.png").iterdir())
     assert written == sorted([f"heatmap-{s}.png" for s in ("decode", "colour", "resize", "crop", "normalize")] + ["model-inputs-train-vs-deploy.png"])
-    side_by_side = np.asarray(Image.open(tmp_path / "out" / "stripes" / "model-inputs-train-vs-deploy.png"))
+    side_by_side = np.asarray(Image.open(tmp_path / "out" / "stripes.png" / "model-inputs-train-vs-deploy.png"))
     assert side_by_side.shape == (224, 224 * 2 + 8, 3)
 
 

@@ -166,10 +166,11 @@ def test_ctrl_c_writes_a_partial_report_and_a_rerun_finishes_it(tiny_model: Path
     cache = tmp_path / "cache"
     env = {**os.environ, "PARITY_CACHE_DIR": str(cache)}
     args = ["check", str(tiny_model), "-d", "opencv-bilinear", "--data", str(images), "--batch-size", "4", "--workers", "1", "--no-progress"]
-    process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, *args, "--json", str(tmp_path / "partial.json")],
+    partial_reports = ["--json", str(tmp_path / "partial.json"), "--junit", str(tmp_path / "partial.xml"), "--markdown", str(tmp_path / "partial.md")]
+    process = subprocess.Popen([sys.executable, "-c", SLOW_RUN, *args, *partial_reports],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while len(list((cache / "outputs").rglob("*.npy"))) < 8 and time.monotonic() < deadline and process.poll() is None:
+    while len(list((cache / "outputs").rglob("*.row"))) < 8 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
@@ -179,6 +180,8 @@ def test_ctrl_c_writes_a_partial_report_and_a_rerun_finishes_it(tiny_model: Path
     assert partial["incomplete"] is True and partial["passed"] is False
     finished = partial["candidates"][0]["metrics"]["images"]
     assert 4 <= finished < 60
+    assert f"INCOMPLETE: interrupted after {finished} of 60 images" in (tmp_path / "partial.md").read_text()
+    assert 'type="parity.interrupted"' in (tmp_path / "partial.xml").read_text()  # a partial run is not green in CI
 
     resumed = subprocess.run([sys.executable, "-m", "parity", *args, "--json", str(tmp_path / "resumed.json")],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

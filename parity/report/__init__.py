@@ -54,6 +54,14 @@ class Report:
     interrupted: bool = False
 
     @property
+    def interruption(self) -> str | None:
+        """What an interrupted report covers, in words; ``None`` for a complete one."""
+        if not self.interrupted:
+            return None
+        finished = self.candidates[0].metrics.images + self.candidates[0].metrics.failed_both if self.candidates else 0
+        return f"INCOMPLETE: interrupted after {finished} of {self.data['images']} images; the figures cover those only"
+
+    @property
     def passed(self) -> bool:
         return not self.interrupted and all(c.verdict.passed for c in self.candidates)
 

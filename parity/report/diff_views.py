@@ -37,10 +37,19 @@ def render(result: ImageDiff, console: Console) -> None:
             shape = f"{'x'.join(map(str, s.train_shape or []))} vs {'x'.join(map(str, s.deploy_shape or []))}"
         table.add_row(s.stage, escape(s.train), escape(s.deploy), shape, _number(s.max_abs, 1), _number(s.mean_abs, 3), _number(s.psnr, 1))
     console.print(table)
+    if result.runtimes[0] != result.runtimes[1]:
+        console.print(f"runtime: train {escape(result.runtimes[0])}, deploy {escape(result.runtimes[1])}: not compared here "
+                      "(diff runs no model; `parity check` measures the runtime)")
     for finding in result.findings:
         console.print(f"[yellow]{escape(finding.rule)}[/yellow]: {escape(finding.message)}")
     if not result.findings:
         console.print("no known cause fired (rules: exif-rotation, antialias, coordinates, channel-swap, chroma-subsampling, fast-idct)")
+
+
+def folder_name(image: Path) -> str:
+    """A folder name for one image's pictures: its file name (so a.png and a.jpg differ), never . or .."""
+    name = image.name.replace("/", "_")
+    return name if name.strip(".") else f"image{name}"
 
 
 def write_images(result: ImageDiff, folder: Path) -> list[Path]:

@@ -108,6 +108,8 @@ def _figure(report: Report, candidate: CandidateReport, outcome: ImageOutcome) -
 def dumps(report: Report, explanation: Explanation | None = None, gallery: int = 24) -> str:
     """The report as one HTML document; ``gallery`` flipped images per candidate, largest reference margin first."""
     verdict = '<span class="pass">PASSED</span>' if report.passed else '<span class="fail">FAILED</span>'
+    if report.interruption:
+        verdict = f'<span class="fail">{escape(report.interruption)}</span>'
     parts = [f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>parity report</title><style>{STYLE}</style></head><body>",
              f"<h1>parity: {verdict}</h1><p>model {escape(str(report.model.get('path', '')))}, data {escape(report.data['source'])}: "
              f"{report.data['images']} images; reference {escape(report.reference['name'])}</p>", _summary(report)]

@@ -15,13 +15,13 @@ def dumps(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def check_writable(path: Path) -> None:
-    """Fail early, before a long run, if the report could not be written to ``path``."""
+def check_writable(path: Path, what: str = "JSON") -> None:
+    """Fail early, before a long run, if the ``what`` report could not be written to ``path``."""
     if path.is_dir():
-        raise ParityError(f"{path}: is a folder; give a file path for the JSON report")
+        raise ParityError(f"{path}: is a folder; give a file path for the {what} report")
     parent = next((p for p in path.absolute().parents if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ParityError(f"{path}: cannot write the JSON report there")
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ParityError(f"{path}: cannot write the {what} report there")
 
 
 def write(report: Report, path: Path) -> None:

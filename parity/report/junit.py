@@ -21,10 +21,11 @@ def _details(candidate: CandidateReport, limit: int = 20) -> str:
 
 def dumps(report: Report) -> str:
     """The report as JUnit XML text."""
-    failures = sum(not c.verdict.passed for c in report.candidates)
-    root = ET.Element("testsuites", name="parity", tests=str(len(report.candidates)), failures=str(failures))
+    failures = sum(not c.verdict.passed for c in report.candidates) + report.interrupted
+    tests = len(report.candidates) + report.interrupted
+    root = ET.Element("testsuites", name="parity", tests=str(tests), failures=str(failures))
     suite = ET.SubElement(
-        root, "testsuite", name=f"parity {report.model.get('path', '')}", tests=str(len(report.candidates)),
+        root, "testsuite", name=f"parity {report.model.get('path', '')}", tests=str(tests),
         failures=str(failures), errors="0", timestamp=report.created, time=str(report.timings.get("total_s", 0)),
     )
     properties = ET.SubElement(suite, "properties")
@@ -38,6 +39,9 @@ def dumps(report: Report) -> str:
             failure.text = _details(candidate)
         else:
             ET.SubElement(case, "system-out").text = candidate.verdict.reason
+    if report.interruption:  # a partial run must not look green
+        case = ET.SubElement(suite, "testcase", classname="parity.run", name="complete run")
+        ET.SubElement(case, "failure", message=report.interruption, type="parity.interrupted")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -25,7 +25,7 @@ def _prediction(prediction: Prediction | None, error: str | None, names: dict[in
 
 def dumps(report: Report, show_flips: int = 10) -> str:
     """The report as Markdown: verdict, one row per candidate, the worst disagreeing images folded away."""
-    verdict = "✅ PASSED" if report.passed else "❌ FAILED"
+    verdict = "✅ PASSED" if report.passed else ("⚠️ INCOMPLETE" if report.interrupted else "❌ FAILED")
     model = report.model
     lines = [
         f"## parity: {verdict}",
@@ -33,6 +33,7 @@ def dumps(report: Report, show_flips: int = 10) -> str:
         f"Model `{_cell(str(model.get('path', '')))}` (sha256 `{str(model.get('sha256', ''))[:12]}`), "
         f"{report.data['images']} images ({report.data['labelled']} labelled), reference stack `{report.reference.get('name', '')}`.",
         "",
+        *([f"**{report.interruption}.**", ""] if report.interruption else []),
         "| candidate | flips | flip rate [CI] | exact upper bound | top-5 agr. | Δacc | right→wrong / wrong→right (McNemar p) | tolerance | verdict |",
         "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
