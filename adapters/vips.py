@@ -6,6 +6,7 @@ machine without libvips simply lacks these stages.
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -31,6 +32,7 @@ class DecodeError(ValueError):
 
 
 _ERRORS = threading.Lock()
+logging.getLogger("pyvips").setLevel(logging.ERROR)  # failures are reported per image, not as log lines
 
 
 def _to_rgb_uint8(image: pyvips.Image) -> np.ndarray:

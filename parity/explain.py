@@ -82,6 +82,8 @@ def _alternatives(candidate: Stack, stages: tuple[str, ...], reference: Stack) -
     """The candidate with one stage replaced by each other runnable implementation of the same library."""
     found = []
     for stage in stages:
+        if candidate.normalize == "none" and stage in ("resize", "crop", "normalize", "runtime"):
+            continue  # inside the model: swapping one of them alone makes no pipeline
         current = getattr(candidate, stage)
         if current == getattr(reference, stage):
             continue
@@ -111,7 +113,10 @@ def explain(model: Any, deploy: str | Stack, data: Any, train: str | Stack | Non
     candidate = deploy if isinstance(deploy, Stack) else resolve_stack(deploy)
     reference = train if isinstance(train, Stack) else resolve_stack(train or "pil-bilinear")
     hybrids: list[tuple[tuple[str, ...], Stack]] = []
-    for stages in STAGE_GROUPS:
+    groups = STAGE_GROUPS
+    if candidate.normalize == "none":  # preprocessing inside the model: those stages and the runtime move together
+        groups = (("decode",), ("colour",), ("resize", "crop", "normalize", "runtime"))
+    for stages in groups:
         if all(getattr(candidate, s) == getattr(reference, s) for s in stages):
             continue
         swapped = {s: getattr(candidate, s) for s in stages}

@@ -89,10 +89,11 @@ def _render_stacks(report: Report, console: Console) -> None:
     console.print(table)
     behaviours = {}
     for stack in stacks:
-        for stage in stack.get("stages", {}).values():
-            behaviours[stage["implementation"]] = stage["behaviour"]
-    for name, behaviour in behaviours.items():
-        console.print(f"  [dim]{escape(name)}: {escape(behaviour)}[/dim]")
+        for stage_name, stage in stack.get("stages", {}).items():
+            behaviours[(stage_name, stage["implementation"])] = stage["behaviour"]
+    for (stage_name, name), behaviour in behaviours.items():
+        label = f"{name} ({stage_name})" if name == "none" else name  # 'none' names a different no-op in each stage
+        console.print(f"  [dim]{escape(label)}: {escape(behaviour)}[/dim]")
 
 
 def _render_summary(report: Report, console: Console) -> None:
