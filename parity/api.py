@@ -105,13 +105,9 @@ def resolve_model_recipe(
     model: OpenedModel, recipe: Mapping[str, Any] | None = None, recipe_file: str | Path | None = None
 ) -> ResolvedRecipe:
     """Recipe precedence: flags > ``recipe_file`` > ``[tool.parity.recipe]`` > what the model carries > defaults."""
-    file_fields = None
-    if recipe_file is not None:
-        data = read_toml(Path(recipe_file), "recipe file")
-        file_fields = data.get("recipe", data)
     return resolve_recipe(
         overrides=recipe,
-        file_recipe=file_fields,
+        file_recipe=_recipe_file_fields(recipe_file),
         project_recipe=project_recipe(),
         model_recipe=model.carried_recipe,
         model_origin=model.recipe_origin,
@@ -122,11 +118,15 @@ def recipe_for(model: str | Path | None, recipe: Mapping[str, Any] | None = None
     """The recipe from flags, a recipe file, ``[tool.parity.recipe]`` and, given an ONNX ``model``, its metadata."""
     if model is not None:
         return resolve_model_recipe(models.open_model(ModelSource(Path(model))), recipe, recipe_file).recipe
-    file_fields = None
-    if recipe_file is not None:
-        data = read_toml(Path(recipe_file), "recipe file")
-        file_fields = data.get("recipe", data)
-    return resolve_recipe(overrides=recipe, file_recipe=file_fields, project_recipe=project_recipe()).recipe
+    return resolve_recipe(overrides=recipe, file_recipe=_recipe_file_fields(recipe_file), project_recipe=project_recipe()).recipe
+
+
+def _recipe_file_fields(recipe_file: str | Path | None) -> Any:
+    """A recipe file's fields, at top level or in a ``[recipe]`` table."""
+    if recipe_file is None:
+        return None
+    data = read_toml(Path(recipe_file), "recipe file")
+    return data.get("recipe", data)
 
 
 def _reference_stack(train: str | Stack | None, model: OpenedModel) -> Stack:
