@@ -36,6 +36,9 @@ def decode(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+decode.checks_pixel_limit = True  # type: ignore[attr-defined]  # Pillow refuses decompression bombs itself
+
+
 def _register_resize(short: str, resample: Image.Resampling) -> None:
     antialias = "" if short == "nearest" else "; the kernel widens with the scale factor, so shrinking is antialiased"
 

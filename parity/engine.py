@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from parity import exif, ops, registry
+from parity import exif, image_header, ops, registry
 from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
 from parity.output_cache import OutputCache
@@ -120,6 +120,11 @@ def _apply(stage: str, name: str, value: Any, recipe: Recipe, max_image_pixels: 
     function = registry.get(stage, name).function
     try:
         if stage == "decode":
+            declared = None if getattr(function, "checks_pixel_limit", False) else image_header.dimensions(value)
+            if max_image_pixels and declared and declared[0] * declared[1] > max_image_pixels:
+                width, height = declared  # refused before the decoder allocates it
+                return StageFailure(stage, f"{width}x{height} is {width * height:,} pixels, over the "
+                                           f"{max_image_pixels:,}-pixel limit (--max-image-pixels; from the file's header)")
             image = function(value)
             pixels = image.shape[0] * image.shape[1]
             if max_image_pixels and pixels > max_image_pixels:

@@ -97,7 +97,7 @@ def test_unreadable_files_fail_on_both_sides_with_the_reason(corpus_report: dict
     outcome = _listed(corpus_report, preset, image)
     assert outcome is not None and outcome["status"] == "failed-both" and reason in outcome["reference"]["error"]
     if image == "bomb_13000x14000.png" and preset in ("opencv-decode", "opencv-noexif", "ffmpeg", "vips"):
-        assert "over the 178,956,970-pixel limit (--max-image-pixels)" in outcome["candidate"]["error"]
+        assert "over the 178,956,970-pixel limit (--max-image-pixels; from the file's header)" in outcome["candidate"]["error"]
 
 
 @pytest.mark.parametrize("preset", ["turbo", "turbo-fast"])
@@ -192,3 +192,30 @@ def test_ctrl_c_writes_a_partial_report_and_a_rerun_finishes_it(tiny_model: Path
     work = json.loads((tmp_path / "resumed.json").read_text())["work"]
     assert work["outputs_from_cache"] >= 2 * finished
     assert work["inferences"] + work["identical_inputs_reused"] + work["outputs_from_cache"] == 2 * 60
+
+
+def test_a_bomb_is_refused_from_its_header_before_decoding(tmp_path: Path) -> None:
+    """A 40 KB PNG that decodes to 546 MB: OpenCV never sees it; Pillow refuses it in its own words."""
+    from fixtures.odd_images import bomb_png
+    from parity.engine import stage_values
+    from parity.image_header import dimensions
+    from parity.spec import Recipe, resolve_stack
+
+    data = bomb_png()
+    assert dimensions(data) == (13000, 14000)
+    started = time.perf_counter()
+    opencv = dict(stage_values(data, resolve_stack("opencv-bilinear"), Recipe()))["decode"]
+    assert time.perf_counter() - started < 0.5
+    assert str(opencv).endswith("over the 178,956,970-pixel limit (--max-image-pixels; from the file's header)")
+    pillow = dict(stage_values(data, resolve_stack("pil-bilinear"), Recipe()))["decode"]
+    assert "DecompressionBombError" in str(pillow)
+
+
+def test_header_dimensions_of_jpegs_and_pngs() -> None:
+    from fixtures.images import jpeg_bytes, synthetic_image
+    from fixtures.odd_images import orientation_jpeg
+    from parity.image_header import dimensions
+
+    assert dimensions(jpeg_bytes(synthetic_image(37, 23, seed=1))) == (37, 23)
+    assert dimensions(orientation_jpeg(6)) == (48, 32)  # as stored, before any rotation
+    assert dimensions(b"not an image") is None and dimensions(b"") is None
