@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, TypeVar
@@ -67,8 +68,16 @@ def cache_dir() -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, remembered per (path, size, modification time): a model hashed for its
+    identity, for each transform and for the output cache is read once per run."""
+    stat = path.stat()
+    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _sha256_of(path: str, size: int, modified_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
