@@ -14,6 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from parity.environment import available_cores
 from parity.errors import NotApplicable, ParityError
 from parity.models import cache_dir, file_sha256
 from parity.ops import logits_rows
@@ -54,11 +55,29 @@ def external_data_files(model_path: Path) -> list[Path]:
     return sorted(set(files))
 
 
+# Operators whose output for one image depends on the other images in its batch: DynamicQuantizeLinear
+# takes one scale and zero point from the whole tensor, so a dynamically quantized model's answer for
+# an image would change with its batch mates.
+BATCH_COUPLED_OPS = frozenset({"DynamicQuantizeLinear"})
+
+
+def batch_coupled_ops(model_path: Path) -> set[str]:
+    """The operators in the model that couple the images of a batch (see ``BATCH_COUPLED_OPS``)."""
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception:  # not a readable ONNX file: ONNX Runtime's own load error says so
+        return set()
+    return {node.op_type for node in model.graph.node} & BATCH_COUPLED_OPS
+
+
 class OnnxRunner:
     """An ``InferenceSession`` on the CPU provider that accepts batches of any size.
 
     A model with a dynamic batch axis gets whole batches; a fixed batch of ``b`` gets chunks of
     ``b``, the last one padded by repeating its final image and the padding dropped from the output.
+    A model with batch-coupled operators (dynamic quantization) gets one image at a time, as a
+    deployment serving single requests runs it, so no image's answer depends on its batch mates.
+    ``threads`` defaults to the cores this process may use.
     """
 
     def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
@@ -67,8 +86,7 @@ class OnnxRunner:
         options = ort.SessionOptions()
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = threads or available_cores()
         try:
             self.session = ort.InferenceSession(str(model_path), options, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for every load failure
@@ -84,6 +102,8 @@ class OnnxRunner:
         self.input_dtype = _ORT_DTYPES[inputs[0].type]
         batch = self.input_shape[0] if self.input_shape else None
         self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
+        if self.fixed_batch is None and batch_coupled_ops(model_path):
+            self.fixed_batch = 1
         self.providers: list[str] = self.session.get_providers()
 
     def check_input(self, shape: tuple[int, ...]) -> None:
@@ -382,6 +402,10 @@ def _resize_session(mode: str, transform: str, antialias: bool) -> ort.Inference
         model.ir_version = 8
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # One image per call, called from parity's preprocessing threads: those are the parallelism, and
+        # idle ORT threads spinning after each call would take the cores they and the model need.
+        options.intra_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         _RESIZE_SESSIONS[key] = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     return _RESIZE_SESSIONS[key]
 

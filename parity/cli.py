@@ -115,7 +115,7 @@ MaxFlipsOption = typer.Option(None, "--max-flips", help="Allowed number of flips
 JsonOption = typer.Option(None, "--json", help="Write the JSON report here.")
 HtmlOption = typer.Option(None, "--html", help="Write a self-contained HTML report with a gallery of flipped images here.")
 BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
-WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: CPU count, at most 8).")
+WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: the cores this process may use, at most 8).")
 ShowOption = typer.Option(10, "--show-flips", min=0, help="Disagreeing images listed per candidate.")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on a terminal.")
 RecipeFileOption = typer.Option(None, "--recipe", help="TOML file with recipe fields, at top level or in a recipe table.")

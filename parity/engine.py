@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 from parity import exif, image_header, ops, registry
 from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
+from parity.environment import available_cores
 from parity.output_cache import OutputCache
 from parity.spec import Recipe, Stack
 
@@ -209,7 +209,7 @@ def evaluate(
     timings = {"preprocess_wait_s": 0.0, "inference_s": 0.0}
     work = {"inferences": 0, "identical_inputs_reused": 0, "outputs_from_cache": 0}
     started = time.perf_counter()
-    workers = workers or min(8, os.cpu_count() or 1)
+    workers = workers or min(8, available_cores())
     interrupted = False
     with ThreadPoolExecutor(max_workers=workers) as pool:
 

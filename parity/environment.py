@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import platform
 from pathlib import Path
 from typing import Iterable
@@ -21,6 +22,22 @@ def cpu_name() -> str:
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def available_cores() -> int:
+    """The CPU cores this process may use: its affinity mask, capped by a cgroup v2 CPU quota
+    (a container limited to 2 CPUs on a 64-core host gets 2), at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
 
 
 def fingerprint(libraries: Iterable[str] = ("pil", "opencv", "onnxruntime")) -> dict[str, str]:

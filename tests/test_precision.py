@@ -38,6 +38,22 @@ def test_int8_dynamic_quantizes_and_runs(tiny_model: Path, cache: Path) -> None:
     assert runner.run(np.zeros((2, 3, 8, 8), np.float32)).shape == (2, 10)
 
 
+def test_int8_dynamic_answers_do_not_depend_on_batch_mates(tiny_model: Path, cache: Path) -> None:
+    runner = registry.get("runtime", "onnxruntime:int8-dynamic").function(tiny_model)
+    batch = np.random.default_rng(1).normal(size=(4, 3, 8, 8)).astype(np.float32)
+    batch[3] *= 50  # a loud batch mate widens a whole-batch quantization range
+    alone = np.concatenate([runner.run(image[None]) for image in batch])
+    np.testing.assert_array_equal(runner.run(batch), alone)
+    together = runner.session.run(None, {runner.input_name: batch})[0]  # what one whole-batch call would give
+    assert not np.array_equal(together[:3], alone[:3])
+
+
+def test_int8_dynamic_reports_do_not_depend_on_the_batch_size(tiny_model: Path, image_dir: Path, cache: Path) -> None:
+    one, eight = (api.check(tiny_model, ["int8-dynamic"], image_dir, batch_size=size, cache=False) for size in (1, 8))
+    assert one.candidates[0].metrics == eight.candidates[0].metrics
+    assert one.candidates[0].disagreements == eight.candidates[0].disagreements
+
+
 def test_transforms_are_cached_by_model_hash(tiny_model: Path, cache: Path) -> None:
     registry.get("runtime", "onnxruntime:fp16").function(tiny_model)
     (converted,) = cache.glob("*-fp16-*.onnx")
