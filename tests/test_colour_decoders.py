@@ -40,6 +40,40 @@ def test_420_averages_each_2x2_chroma_block_by_hand() -> None:
     assert (out[..., 1] == 102).all() and (out[..., 2] == 50).all()
 
 
+def _plain_round_trip(image: np.ndarray, matrix: str, value_range: str, nv12: bool) -> np.ndarray:
+    """The module docstring's formulas written plainly, one whole-image expression per line."""
+    kr, kb = {"bt601": (0.299, 0.114), "bt709": (0.2126, 0.0722)}[matrix]
+    offset, y_scale, c_scale = {"full": (0.0, 255.0, 255.0), "limited": (16.0, 219.0, 224.0)}[value_range]
+
+    def round_(v: np.ndarray) -> np.ndarray:
+        return np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), 0, 255)
+
+    rgb = image.astype(np.float64) / 255.0
+    y = kr * rgb[..., 0] + (1 - kr - kb) * rgb[..., 1] + kb * rgb[..., 2]
+    cb, cr = (rgb[..., 2] - y) / (2 * (1 - kb)), (rgb[..., 0] - y) / (2 * (1 - kr))
+    yuv = np.stack([round_(offset + y_scale * y), round_(128 + c_scale * cb), round_(128 + c_scale * cr)], axis=-1)
+    if nv12:
+        h, w = yuv.shape[:2]
+        padded = np.pad(yuv, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        blocks = padded[..., 1:].reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2, 2).mean(axis=(1, 3))
+        chroma = np.repeat(np.repeat(round_(blocks), 2, axis=0), 2, axis=1)[:h, :w]
+        yuv = np.concatenate([yuv[..., :1], chroma], axis=-1)
+    y, cb, cr = (yuv[..., 0] - offset) / y_scale, (yuv[..., 1] - 128) / c_scale, (yuv[..., 2] - 128) / c_scale
+    r, b = y + 2 * (1 - kr) * cr, y + 2 * (1 - kb) * cb
+    g = (y - kr * r - kb * b) / (1 - kr - kb)
+    return round_(np.stack([r, g, b], axis=-1) * 255.0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("sampling", ["nv12", "444"])
+@pytest.mark.parametrize("matrix", ["bt601", "bt709"])
+@pytest.mark.parametrize("value_range", ["full", "limited"])
+def test_round_trips_equal_the_plain_formulas_on_every_rgb_value(sampling: str, matrix: str, value_range: str) -> None:
+    every = np.indices((256, 256, 256), dtype=np.uint8).reshape(3, -1).T.reshape(4096, 4096, 3)
+    for image in (every[:1024, :1024], every[1024:2048, 1024:2048], IMAGE, IMAGE[:1, :1], IMAGE[:3, :5]):
+        expected = _plain_round_trip(image, matrix, value_range, sampling == "nv12")
+        np.testing.assert_array_equal(registry.get("colour", f"yuv:{sampling}-{matrix}-{value_range}").function(image), expected)
+
+
 def test_round_trips_keep_the_shape_and_differ_from_the_input() -> None:
     for name in ("yuv:nv12-bt601-limited", "yuv:nv12-bt709-full", "yuv:444-bt601-limited", "opencv:i420"):
         out = registry.get("colour", name).function(IMAGE)
