@@ -9,7 +9,6 @@ installed and the model files and images at the same paths (a shared filesystem,
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable
 
@@ -17,6 +16,7 @@ from dask.distributed import Client, LocalCluster, as_completed
 
 from parity.data import Dataset, ImageItem
 from parity.engine import CacheBinding, EngineResult, evaluate
+from parity.environment import available_cores
 from parity.output_cache import OutputCache
 from parity.spec import Recipe, Stack
 
@@ -46,7 +46,7 @@ def _shard(
 def _client(scheduler: str | None) -> Client:
     if scheduler:
         return Client(scheduler)
-    cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True, dashboard_address=None)
     return Client(cluster)
 
 

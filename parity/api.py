@@ -19,6 +19,7 @@ from parity.engine import MAX_IMAGE_PIXELS, CacheBinding, evaluate, preprocess
 from parity.errors import NotApplicable, ParityError
 from parity.models import DEFAULT_OPSET, ModelSource, OpenedModel
 from parity.output_cache import OutputCache, stack_key
+from parity.pools import POOLS
 from parity.report import CandidateReport, Report
 from parity.runs import RunWriter, load_run
 from parity.spec import PRESETS, REFERENCE_PRESET, Recipe, ResolvedRecipe, Stack, read_toml, resolve_recipe, resolve_stack
@@ -167,6 +168,7 @@ def check(
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     engine: str = "local",
     scheduler: str | None = None,
+    pool: str = "threads",
 ) -> Report:
     """Run the ``train`` stack and each ``deploy`` stack over the images and judge each candidate.
 
@@ -190,6 +192,7 @@ def check(
     image over ``max_image_pixels`` (default 178,956,970, Pillow's decompression-bomb threshold; 0: no
     limit) is refused for that image by every decoder. ``engine="dask"`` shards the images over a Dask
     cluster (``scheduler``, an address, or a local cluster of worker processes) and gives the same report.
+    ``pool`` runs the local engine's preprocessing in ``workers`` ``"threads"`` or ``"processes"``.
     """
     if not deploy:
         raise ParityError("give at least one deployment stack (--deploy)")
@@ -199,7 +202,7 @@ def check(
     return _check(
         opened, candidates, data, train, labels, labels_from_folders, limit, recipe,
         recipe_file, opset, batch_size, workers, on_progress, on_start, save_run, skip_inapplicable, cache,
-        max_image_pixels, engine, scheduler,
+        max_image_pixels, engine, scheduler, pool,
     )
 
 
@@ -245,7 +248,10 @@ def _check(
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     engine: str = "local",
     scheduler: str | None = None,
+    pool: str = "threads",
 ) -> Report:
+    if pool not in POOLS:
+        raise ParityError(f"--pool must be one of {', '.join(POOLS)}, not {pool!r}")
     if engine not in ("local", "dask"):
         raise ParityError(f"--engine must be local or dask, not {engine!r}")
     if engine == "dask" and save_run:
@@ -302,7 +308,7 @@ def _check(
     else:
         result = evaluate(
             runners, dataset, reference, candidates, resolved.recipe, batch_size, workers, on_progress,
-            writer.add if writer else None, binding, max_image_pixels,
+            writer.add if writer else None, binding, max_image_pixels, pool,
         )
     if writer:
         writer.close()

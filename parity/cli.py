@@ -115,7 +115,8 @@ MaxFlipsOption = typer.Option(None, "--max-flips", help="Allowed number of flips
 JsonOption = typer.Option(None, "--json", help="Write the JSON report here.")
 HtmlOption = typer.Option(None, "--html", help="Write a self-contained HTML report with a gallery of flipped images here.")
 BatchOption = typer.Option(8, "--batch-size", help="Images per runtime batch.")
-WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads (default: the cores this process may use, at most 8).")
+WorkersOption = typer.Option(None, "--workers", help="Preprocessing threads or processes (default: the cores this process may use, at most 8).")
+PoolOption = typer.Option(None, "--pool", help="Preprocess in threads (default) or in worker processes.")
 ShowOption = typer.Option(10, "--show-flips", min=0, help="Disagreeing images listed per candidate.")
 ProgressOption = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on a terminal.")
 RecipeFileOption = typer.Option(None, "--recipe", help="TOML file with recipe fields, at top level or in a recipe table.")
@@ -208,6 +209,7 @@ def check(
     channel_order: Optional[str] = ChannelOption,
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Images per runtime batch (default 8)."),
     workers: Optional[int] = WorkersOption,
+    pool: Optional[str] = PoolOption,
     show_flips: int = ShowOption,
     progress: bool = ProgressOption,
     cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="Reuse and keep per-image outputs in $PARITY_CACHE_DIR/outputs (default on)."),
@@ -252,7 +254,7 @@ def check(
             tolerance=tolerance if flag_tolerance else pick(None, "tolerance"),
             max_flips=max_flips if flag_tolerance else pick(None, "max_flips"),
             gate=gate, confidence=confidence, save_run=pick(save_run, "save_run"),
-            batch_size=pick(batch_size, "batch_size", 8), workers=pick(workers, "workers"),
+            batch_size=pick(batch_size, "batch_size", 8), workers=pick(workers, "workers"), pool=pick(pool, "pool", "threads"),
             recipe=_recipe_flags(resize, resize_policy, crop, scale, mean, std, channel_order), recipe_file=recipe_file,
             cache=bool(pick(cache, "cache", True)), max_image_pixels=pick(max_image_pixels, "max_image_pixels", MAX_IMAGE_PIXELS),
             engine=pick(engine, "engine", "local"), scheduler=pick(scheduler, "scheduler"),

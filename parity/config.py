@@ -32,7 +32,7 @@ from parity.spec import read_toml
 PATH_KEYS = ("model", "weights", "data", "labels", "json", "junit", "markdown", "save_run")
 SCALAR_KEYS = (
     "model_factory", "trust_model", "labels_from_folders", "train", "tolerance", "max_flips", "gate",
-    "confidence", "limit", "opset", "batch_size", "workers", "cache", "max_image_pixels", "engine", "scheduler",
+    "confidence", "limit", "opset", "batch_size", "workers", "pool", "cache", "max_image_pixels", "engine", "scheduler",
 )
 TABLE_KEYS = ("candidates", "deploy", "recipe")
 

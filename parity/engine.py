@@ -2,8 +2,8 @@
 
 Per image, the bytes are read once and each stage prefix (decode, then decode+colour, then
 decode+colour+resize, ...) is computed once for all the stacks that share it. Stacks whose whole
-preprocessing and runtime agree share their logits. Preprocessing runs in a thread pool (Pillow,
-OpenCV and numpy release the GIL) one batch ahead of inference, and only per-image top-k outputs
+preprocessing and runtime agree share their logits. Preprocessing runs in a pool of threads or worker
+processes (:mod:`parity.pools`) one batch ahead of inference, and only per-image top-k outputs
 and comparison metrics are kept, so memory does not grow with the logits of the whole dataset.
 
 With an output cache, an image whose outputs for a stack are cached (same bytes, same model, stack,
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -27,6 +27,7 @@ from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
 from parity.environment import available_cores
 from parity.output_cache import OutputCache
+from parity.pools import open_pool
 from parity.spec import Recipe, Stack
 
 PREPROCESSING_STAGES = ("decode", "colour", "resize", "crop", "normalize")
@@ -197,11 +198,13 @@ def evaluate(
     on_logits: LogitsSink | None = None,
     cache: CacheBinding | None = None,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
+    pool: str = "threads",
 ) -> EngineResult:
     """Run every stack over ``dataset`` and pair each candidate's outputs with the reference's.
 
     ``runners`` maps each stack's runtime name to a loaded runner (``run(batch) -> logits``), already
-    checked against the recipe's tensor shape. ``cache`` reads and fills the output cache.
+    checked against the recipe's tensor shape. ``cache`` reads and fills the output cache. ``pool``
+    runs preprocessing in ``workers`` threads or worker processes (:mod:`parity.pools`).
     """
     stacks = [reference, *candidates]
 
@@ -211,10 +214,10 @@ def evaluate(
     started = time.perf_counter()
     workers = workers or min(8, available_cores())
     interrupted = False
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with open_pool(pool, workers, stacks, PREPROCESSING_STAGES) as executor:
 
         def submit(batch: list[ImageItem]) -> list[Future]:
-            return [pool.submit(_preprocess_item, item, stacks, recipe, cache, max_image_pixels) for item in batch]
+            return [executor.submit(_preprocess_item, item, stacks, recipe, cache, max_image_pixels) for item in batch]
 
         batches = _batches(dataset.items, batch_size)
         current = next(batches, None)

@@ -1,0 +1,55 @@
+"""Time preprocessing in threads against worker processes, for a check and for a sweep, in one run.
+
+    python benchmarks/bench_pool.py                    # demo model, ../shared/data/imagenet-sample-500
+    python benchmarks/bench_pool.py --limit 100 --data DIR --model m.onnx
+
+The check runs `opencv-bilinear` over every image; the sweep runs every available preset over the
+first `--sweep-limit` images (its preprocessing is heavier: many resizes and colour round trips per
+image). The output cache is off. Prints each time and processes / threads, and checks the reports agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import parity
+from parity import sweep
+from parity.demo import demo_model
+from parity.environment import available_cores
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
+
+
+def _timed(run) -> tuple[float, dict]:
+    start = time.perf_counter()
+    report = run()
+    return time.perf_counter() - start, {c.stack["name"]: c.metrics for c in report.candidates}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=None, help="the check's images: only the first N")
+    parser.add_argument("--sweep-limit", type=int, default=50, help="the sweep's images")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
+    model = args.model or demo_model()
+    sweep.sweep(model, args.data, limit=2, cache=False)  # build the transforms outside the timings
+    names = [name for members in sweep.available_presets()[0].values() for name in members]
+    print(f"cores: {available_cores()}")
+    for label, candidates, limit in (("check", ["opencv-bilinear"], args.limit), (f"sweep-like check of {len(names)}", names, args.sweep_limit)):
+        results = {
+            pool: _timed(lambda: parity.check(model, candidates, args.data, limit=limit, cache=False, pool=pool, skip_inapplicable=True))
+            for pool in ("threads", "processes")
+        }
+        assert results["threads"][1] == results["processes"][1], f"{label}: threads and processes disagree"
+        print(f"{label}: threads {results['threads'][0]:6.1f} s, processes {results['processes'][0]:6.1f} s, "
+              f"processes / threads {results['processes'][0] / results['threads'][0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Preprocessing in worker processes gives the report threads give, and refuses what a worker cannot import."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from parity import api, registry
+from parity.cli import app
+from parity.errors import ParityError
+from parity.spec import REFERENCE_PRESET, resolve_stack
+
+CANDIDATES = ["opencv-bilinear", "opencv-decode", "nv12-bt601", "fp16"]
+
+
+def _comparable(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k not in ("created", "timings")}
+
+
+def test_worker_processes_report_what_threads_report(tiny_model: Path, image_dir: Path) -> None:
+    threads = api.check(tiny_model, CANDIDATES, image_dir, batch_size=4, cache=False)
+    processes = api.check(tiny_model, CANDIDATES, image_dir, batch_size=4, cache=False, pool="processes", workers=2)
+    assert _comparable(processes.to_dict()) == _comparable(threads.to_dict())
+    assert processes.work["identical_inputs_reused"] == 12  # opencv-decode's inputs still match the reference's
+
+
+def test_the_cli_takes_a_pool(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["check", str(tiny_model), "-d", "opencv-bilinear", "--data", str(image_dir),
+                                      "--pool", "processes", "--no-cache", "--json", str(tmp_path / "r.json")])
+    assert result.exit_code in (0, 1), result.output
+    assert json.loads((tmp_path / "r.json").read_text())["data"]["images"] == 12
+    wrong = CliRunner().invoke(app, ["check", str(tiny_model), "-d", "opencv-bilinear", "--data", str(image_dir), "--pool", "fibres"])
+    assert wrong.exit_code == 2 and "--pool must be one of threads, processes, not 'fibres'" in wrong.output
+
+
+def test_an_adapter_registered_in_main_runs_in_threads_only(tiny_model: Path, image_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def same_as_pil(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        return registry.get("resize", "pil:bilinear").function(image, size)
+
+    same_as_pil.__module__ = "__main__"
+    monkeypatch.setitem(registry._ADAPTERS, ("resize", "pil:main"), registry.Adapter("resize", "pil:main", "pil", same_as_pil, "test"))
+    candidate = dataclasses.replace(resolve_stack(REFERENCE_PRESET), name="main-resize", resize="pil:main")
+    with pytest.raises(ParityError, match=r"resize 'pil:main' is registered in __main__, which a worker process cannot import"):
+        api.check(tiny_model, [candidate], image_dir, cache=False, pool="processes")
+    assert api.check(tiny_model, [candidate], image_dir, cache=False).candidates[0].metrics.disagreements == 0
