@@ -40,6 +40,13 @@ def test_damaged_cache_entries_are_misses(tiny_model: Path, image_dir: Path, tmp
     assert again.candidates[0].metrics == first.candidates[0].metrics
 
 
+def test_the_reference_outputs_serve_checks_of_other_libraries(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    api.check(tiny_model, ["opencv-bilinear"], image_dir)  # OpenCV's version is no part of the reference's key
+    later = api.check(tiny_model, ["fp16"], image_dir)
+    assert later.work == {"inferences": 12, "identical_inputs_reused": 0, "outputs_from_cache": 12}
+
+
 def test_an_unwritable_cache_only_loses_the_caching(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from parity import sweep
+from parity import api, sweep
 from parity.cli import app
 
 
@@ -25,6 +25,17 @@ def test_sweep_summarises_each_family_and_combines_the_worst(tiny_model: Path, i
     parts = result.combined.split("+")
     assert parts[0] in families["resize"].candidates and parts[1] in families["decoder"].candidates
     assert by_name[result.combined].images == 12
+
+
+def test_without_the_cache_the_combination_still_reuses_the_reference_and_nothing_is_kept(
+    tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    result = sweep.sweep(tiny_model, image_dir, cache=False)
+    assert result.report.work["outputs_from_cache"] == 12  # the combination's reference, from the first run
+    assert not list((tmp_path / "cache").glob("outputs/**/*.row"))
+    alone = api.check(tiny_model, [result.combined], image_dir, cache=False)
+    assert alone.candidates[0].metrics == result.report.candidates[-1].metrics
 
 
 def test_sweep_cli_writes_json_and_markdown(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
