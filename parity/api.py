@@ -164,7 +164,7 @@ def check(
     on_progress: Callable[[int], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     skip_inapplicable: bool = False,
-    cache: bool | str | Path = True,
+    cache: bool = True,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     engine: str = "local",
     scheduler: str | None = None,
@@ -185,8 +185,8 @@ def check(
     ``recipe_file`` > ``[tool.parity.recipe]`` in ./pyproject.toml > the model's own > defaults.
     ``on_start`` receives the number of images, ``on_progress`` the number finished since the last call.
     With ``skip_inapplicable``, a candidate whose graph transform finds nothing to change in this model is
-    left out and listed in ``Report.skipped`` instead of stopping the check. With ``cache`` (the default;
-    or a folder to use instead), per-image outputs are kept in ``$PARITY_CACHE_DIR/outputs`` and reused when nothing that produced them
+    left out and listed in ``Report.skipped`` instead of stopping the check. With ``cache`` (the default),
+    per-image outputs are kept in ``$PARITY_CACHE_DIR/outputs`` and reused when nothing that produced them
     changed, so a re-run, or a run interrupted with Ctrl-C and started again, computes only what is new.
     An interrupted run returns a report of the finished images with ``Report.interrupted`` set. A decoded
     image over ``max_image_pixels`` (default 178,956,970, Pillow's decompression-bomb threshold; 0: no
@@ -244,7 +244,7 @@ def _check(
     on_start: Callable[[int], None] | None = None,
     save_run: str | Path | None = None,
     skip_inapplicable: bool = False,
-    cache: bool | str | Path = True,
+    cache: bool = True,
     max_image_pixels: int = MAX_IMAGE_PIXELS,
     engine: str = "local",
     scheduler: str | None = None,
@@ -301,10 +301,7 @@ def _check(
     fingerprint = environment.fingerprint(libraries)
     model_info = {**opened.identity, "export": opened.export_info}
     writer = RunWriter(Path(save_run), dataset, described, model_info, resolved, fingerprint) if save_run else None
-    binding = None
-    if cache is not False:
-        folder = models.cache_dir() / "outputs" if cache is True else Path(cache)
-        binding = _cache_binding(opened, runners, stacks, resolved.recipe, max_image_pixels, folder)
+    binding = _cache_binding(opened, runners, stacks, resolved.recipe, max_image_pixels) if cache else None
     if engine == "dask":
         result = _evaluate_on_dask(scheduler, runners, dataset, reference, candidates, resolved.recipe, batch_size,
                                    max_image_pixels, binding, on_progress)
@@ -371,7 +368,7 @@ def _evaluate_on_dask(scheduler: str | None, runners: dict[str, Any], dataset: D
 
 
 def _cache_binding(
-    opened: OpenedModel, runners: dict[str, Any], stacks: list[Stack], recipe: Recipe, max_image_pixels: int, folder: Path,
+    opened: OpenedModel, runners: dict[str, Any], stacks: list[Stack], recipe: Recipe, max_image_pixels: int,
 ) -> CacheBinding:
     """The output cache and each stack's key: the model's identity, the exact model files (with their
     external data; or the code, for torch) its runtime runs, the pixel limit, the stages, the recipe and
@@ -389,7 +386,7 @@ def _cache_binding(
         if libraries not in versions:
             versions[libraries] = environment.fingerprint(libraries)
         keys.append(stack_key(model_keys[stack.runtime], stack, recipe, versions[libraries]))
-    return CacheBinding(OutputCache(folder), keys)
+    return CacheBinding(OutputCache(models.cache_dir() / "outputs"), keys)
 
 
 def export(

@@ -4,9 +4,7 @@ combination, summarised per family as in the paper's tables (mean and max Δaccu
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from parity import api, registry
@@ -109,16 +107,12 @@ def _summarise(family: str, reports: list[CandidateReport]) -> FamilySummary:
 def sweep(model: Any, data: Any, on_progress: Callable[[int], None] | None = None,
           on_start: Callable[[int], None] | None = None, **options: Any) -> SweepResult:
     """Check every available preset of every family in one shared run, then the combination of each
-    family's worst preset (by flips) in a second run; ``options`` are :func:`parity.check`'s. The second
-    run takes the reference's outputs from the first through the output cache; with ``cache=False``,
-    through a temporary one that is deleted at the end."""
+    family's worst preset (by flips) in a second run; ``options`` are :func:`parity.check`'s. With the
+    output cache on, the second run takes the reference's outputs from the first."""
     families, skipped = available_presets()
     names = [name for members in families.values() for name in members]
     if not names:
         raise ParityError("no noise preset can run here; see the skipped list")
-    if options.get("cache", True) is False:
-        with tempfile.TemporaryDirectory(prefix="parity-sweep-") as folder:
-            return sweep(model, data, on_progress, on_start, **{**options, "cache": Path(folder)})
     report = api.check(model, names, data, on_progress=on_progress, on_start=on_start, skip_inapplicable=True, **options)
     skipped.update(report.skipped)
     families = {f: tuple(n for n in members if n not in report.skipped) for f, members in families.items()}
