@@ -9,8 +9,10 @@ installed and the model files and images at the same paths (a shared filesystem,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dask.distributed import Client, LocalCluster, as_completed
 
@@ -43,11 +45,17 @@ def _shard(
                     cache=binding, max_image_pixels=max_image_pixels)
 
 
-def _client(scheduler: str | None) -> Client:
+@contextmanager
+def _client(scheduler: str | None) -> Iterator[Client]:
+    """A client of the cluster at ``scheduler``, or of a local cluster closed after the client, so the
+    cluster does not see its workers' finished results dropped while a client still holds them."""
     if scheduler:
-        return Client(scheduler)
+        with Client(scheduler) as client:
+            yield client
+        return
     cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True, dashboard_address=None)
-    return Client(cluster)
+    with cluster, Client(cluster) as client:
+        yield client
 
 
 def evaluate_on_dask(
@@ -71,8 +79,6 @@ def evaluate_on_dask(
             results[order[future.key]] = future.result()
             if on_progress:
                 on_progress(len(shards[order[future.key]]))
-        if scheduler is None:
-            client.cluster.close()
     done = [r for r in results if r is not None]
     outcomes = [[o for r in done for o in r.outcomes[c]] for c in range(len(candidates))]
     work = {key: sum(r.work[key] for r in done) for key in done[0].work} if done else {}
