@@ -127,7 +127,7 @@ def test_decoder_colour_and_precision_noise_on_the_shared_sample(lite0: Path, sh
 
     presets = ["turbo-fast", "opencv-decode", "bgr-swap", "nv12-bt709", "fp16", "int8-dynamic", "int8-static"]
     report = api.check(lite0, presets, shared_sample)
-    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9, 2, 67, 12]
+    assert [c.metrics.flips for c in report.candidates] == [7, 0, 92, 9, 2, 69, 12]  # int8-dynamic one image per call
 
 
 def test_ffmpeg_and_libvips_on_the_shared_sample(lite0: Path, shared_sample: Path) -> None:
