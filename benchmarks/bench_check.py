@@ -43,7 +43,7 @@ def naive_loop(model: Path, paths: list[Path], recipe: Recipe) -> set[str]:
     def finish(array: np.ndarray) -> int:
         h, w = array.shape[:2]
         crop = recipe.crop_size
-        top, left = int(round((h - crop) / 2)), int(round((w - crop) / 2))
+        top, left = round((h - crop) / 2), round((w - crop) / 2)
         tensor = (array[top : top + crop, left : left + crop].astype(np.float32) * np.float32(recipe.scale) - mean) / std
         return int(session.run(None, {name: tensor.transpose(2, 0, 1)[None]})[0].argmax())
 
@@ -74,7 +74,7 @@ def optimised_loop(model: Path, paths: list[Path], recipe: Recipe, candidate_res
     def tensor(array: np.ndarray) -> np.ndarray:
         h, w = array.shape[:2]
         crop = recipe.crop_size
-        top, left = int(round((h - crop) / 2)), int(round((w - crop) / 2))
+        top, left = round((h - crop) / 2), round((w - crop) / 2)
         return ((array[top : top + crop, left : left + crop].astype(np.float32) * np.float32(recipe.scale) - mean) / std).transpose(2, 0, 1)
 
     def target(w: int, h: int) -> tuple[int, int]:
@@ -130,7 +130,7 @@ def main() -> None:
         for candidate, resize in (("opencv-bilinear", "opencv"), ("opencv-decode", "pil")):
             if candidate == "opencv-bilinear":
                 loop_flips = timed("loop", lambda: naive_loop(model, paths, recipe))
-            hand = timed(f"hand {candidate}", lambda: optimised_loop(model, paths, recipe, resize))
+            hand = timed(f"hand {candidate}", lambda resize=resize: optimised_loop(model, paths, recipe, resize))
             start = time.perf_counter()
             report = parity.check(model, [candidate], args.data, cache=False)  # measure the work, not the cache
             times.setdefault(f"parity {candidate}", []).append(time.perf_counter() - start)

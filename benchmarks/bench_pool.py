@@ -22,9 +22,9 @@ from parity.environment import available_cores
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 
 
-def _timed(run) -> tuple[float, dict]:
+def _timed(model: Path, candidates: list[str], data: Path, limit: int | None, pool: str) -> tuple[float, dict]:
     start = time.perf_counter()
-    report = run()
+    report = parity.check(model, candidates, data, limit=limit, cache=False, pool=pool, skip_inapplicable=True)
     return time.perf_counter() - start, {c.stack["name"]: c.metrics for c in report.candidates}
 
 
@@ -42,10 +42,7 @@ def main() -> None:
     names = [name for members in sweep.available_presets()[0].values() for name in members]
     print(f"cores: {available_cores()}")
     for label, candidates, limit in (("check", ["opencv-bilinear"], args.limit), (f"sweep-like check of {len(names)}", names, args.sweep_limit)):
-        results = {
-            pool: _timed(lambda: parity.check(model, candidates, args.data, limit=limit, cache=False, pool=pool, skip_inapplicable=True))
-            for pool in ("threads", "processes")
-        }
+        results = {pool: _timed(model, candidates, args.data, limit, pool) for pool in ("threads", "processes")}
         assert results["threads"][1] == results["processes"][1], f"{label}: threads and processes disagree"
         print(f"{label}: threads {results['threads'][0]:6.1f} s, processes {results['processes'][0]:6.1f} s, "
               f"processes / threads {results['processes'][0] / results['threads'][0]:.2f}")
