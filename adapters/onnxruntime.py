@@ -56,10 +56,22 @@ def external_data_files(model_path: Path) -> list[Path]:
     return sorted(set(files))
 
 
-# Operators whose output for one image depends on the other images in its batch: DynamicQuantizeLinear
-# takes one scale and zero point from the whole tensor, so a dynamically quantized model's answer for
-# an image would change with its batch mates.
-BATCH_COUPLED_OPS = frozenset({"DynamicQuantizeLinear"})
+# Operators whose output for one image depends on the other images in its batch: each quantizes its
+# input with one scale and zero point taken from the whole tensor (DynamicQuantizeLinear, and ONNX
+# Runtime's fused com.microsoft forms of it), so a dynamically quantized model's answer for an image
+# would change with its batch mates.
+BATCH_COUPLED_OPS = frozenset({"DynamicQuantizeLinear", "DynamicQuantizeMatMul", "DynamicQuantizeLSTM"})
+
+
+def _op_types(graph: onnx.GraphProto) -> set[str]:
+    """Every operator in the graph and in its subgraphs (If, Loop and Scan bodies)."""
+    found = set()
+    for node in graph.node:
+        found.add(node.op_type)
+        for attribute in node.attribute:
+            for subgraph in [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs):
+                found |= _op_types(subgraph)
+    return found
 
 
 def batch_coupled_ops(model_path: Path) -> set[str]:
@@ -68,7 +80,7 @@ def batch_coupled_ops(model_path: Path) -> set[str]:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception:  # not a readable ONNX file: ONNX Runtime's own load error says so
         return set()
-    return {node.op_type for node in model.graph.node} & BATCH_COUPLED_OPS
+    return _op_types(model.graph) & BATCH_COUPLED_OPS
 
 
 class OnnxRunner:
@@ -76,10 +88,11 @@ class OnnxRunner:
 
     A model with a dynamic batch axis gets whole batches; a fixed batch of ``b`` gets chunks of
     ``b``, the last one padded by repeating its final image and the padding dropped from the output.
-    A model with batch-coupled operators (dynamic quantization) gets one image at a time, as a
-    deployment serving single requests runs it, so no image's answer depends on its batch mates; those
-    single-image calls run ``threads`` at a time, each on one core (faster than one call on all of them
-    for such models). ``threads`` defaults to the cores this process may use.
+    A model with batch-coupled operators (dynamic quantization) gets one image per call (with a fixed
+    batch, the image repeated to fill it), as a deployment serving single requests runs it, so no
+    image's answer depends on its batch mates; those calls run ``threads`` at a time, each on one core
+    (faster than one call on all of them for such models). ``threads`` defaults to the cores this
+    process may use.
     """
 
     def __init__(self, model_path: Path, providers: list[str] | None = None, threads: int = 0) -> None:
@@ -107,8 +120,7 @@ class OnnxRunner:
         self.input_dtype = _ORT_DTYPES[inputs[0].type]
         batch = self.input_shape[0] if self.input_shape else None
         self.fixed_batch: int | None = batch if isinstance(batch, int) and batch > 0 else None
-        if self.fixed_batch is None and coupled:
-            self.fixed_batch = 1
+        self.images_per_call: int | None = 1 if coupled else self.fixed_batch
         self.providers: list[str] = self.session.get_providers()
 
     def check_input(self, shape: tuple[int, ...]) -> None:
@@ -126,17 +138,17 @@ class OnnxRunner:
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Logits (N x classes, float32) for a batch of N preprocessed images."""
         batch = batch.astype(self.input_dtype, copy=False)
-        if self.fixed_batch is None:
+        if self.images_per_call is None:
             return self._run(batch)
-        size = self.fixed_batch
+        step, size = self.images_per_call, self.fixed_batch or self.images_per_call
         chunks = []
-        for start in range(0, len(batch), size):
-            chunk = batch[start : start + size]
+        for start in range(0, len(batch), step):
+            chunk = batch[start : start + step]
             if len(chunk) < size:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], size - len(chunk), axis=0)])
             chunks.append(chunk)
         outputs = self._concurrent_calls.map(self._run, chunks) if self._concurrent_calls else map(self._run, chunks)
-        return np.concatenate(list(outputs))[: len(batch)]
+        return np.concatenate([rows[:step] for rows in outputs])[: len(batch)]
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         return logits_rows(self.session.run(None, {self.input_name: batch})[0], len(batch))

@@ -9,6 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto
 
+from fixtures.models import write_linear_classifier
 from parity import api, registry
 
 
@@ -38,14 +39,31 @@ def test_int8_dynamic_quantizes_and_runs(tiny_model: Path, cache: Path) -> None:
     assert runner.run(np.zeros((2, 3, 8, 8), np.float32)).shape == (2, 10)
 
 
-def test_int8_dynamic_answers_do_not_depend_on_batch_mates(tiny_model: Path, cache: Path) -> None:
-    runner = registry.get("runtime", "onnxruntime:int8-dynamic").function(tiny_model)
-    batch = np.random.default_rng(1).normal(size=(4, 3, 8, 8)).astype(np.float32)
-    batch[3] *= 50  # a loud batch mate widens a whole-batch quantization range
-    alone = np.concatenate([runner.run(image[None]) for image in batch])
-    np.testing.assert_array_equal(runner.run(batch), alone)
-    together = runner.session.run(None, {runner.input_name: batch})[0]  # what one whole-batch call would give
+@pytest.mark.parametrize("batch", ["batch", 4])
+def test_int8_dynamic_answers_do_not_depend_on_batch_mates(batch: str | int, tmp_path: Path, cache: Path) -> None:
+    model = write_linear_classifier(tmp_path / f"tiny-{batch}.onnx", batch=batch)
+    runner = registry.get("runtime", "onnxruntime:int8-dynamic").function(model)
+    images = np.random.default_rng(1).normal(size=(4, 3, 8, 8)).astype(np.float32)
+    images[3] *= 50  # a loud batch mate widens a whole-batch quantization range
+    alone = np.concatenate([runner.session.run(None, {runner.input_name: np.repeat(image[None], 1 if batch == "batch" else 4, axis=0)})[0][:1]
+                            for image in images])
+    for size in (1, 3, 4):
+        np.testing.assert_array_equal(runner.run(images[:size]), alone[:size])
+    together = runner.session.run(None, {runner.input_name: images})[0]  # what one whole-batch call would give
     assert not np.array_equal(together[:3], alone[:3])
+
+
+def test_onnx_runtimes_fused_dynamic_quantization_also_runs_one_image_per_call(tiny_model: Path, tmp_path: Path, cache: Path) -> None:
+    import onnxruntime as ort
+
+    from parity_adapters.onnxruntime import OnnxRunner, batch_coupled_ops
+
+    quantized = registry.get("runtime", "onnxruntime:int8-dynamic").function(tiny_model).model_path
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "fused.onnx")  # ONNX Runtime writes its fused graph here
+    ort.InferenceSession(str(quantized), options, providers=["CPUExecutionProvider"])
+    assert batch_coupled_ops(tmp_path / "fused.onnx") == {"DynamicQuantizeMatMul"}
+    assert OnnxRunner(tmp_path / "fused.onnx").images_per_call == 1
 
 
 def test_int8_dynamic_reports_do_not_depend_on_the_batch_size(tiny_model: Path, image_dir: Path, cache: Path) -> None:
