@@ -27,7 +27,7 @@ from parity.compare import ImageOutcome, pair_outcomes
 from parity.data import Dataset, ImageItem
 from parity.environment import available_cores
 from parity.output_cache import OutputCache
-from parity.pools import open_pool
+from parity.pools import Pool
 from parity.spec import Recipe, Stack
 
 PREPROCESSING_STAGES = ("decode", "colour", "resize", "crop", "normalize")
@@ -214,10 +214,12 @@ def evaluate(
     started = time.perf_counter()
     workers = workers or min(8, available_cores())
     interrupted = False
-    with open_pool(pool, workers, stacks, PREPROCESSING_STAGES) as executor:
+    arguments = (stacks, recipe, cache, max_image_pixels)
+    lost = Prepared([StageFailure("preprocess", "the worker process preprocessing this image died (killed, or a library crashed on it)")] * len(stacks))
+    with Pool(pool, workers, stacks, PREPROCESSING_STAGES) as preprocessing:
 
         def submit(batch: list[ImageItem]) -> list[Future]:
-            return [executor.submit(_preprocess_item, item, stacks, recipe, cache, max_image_pixels) for item in batch]
+            return preprocessing.submit(_preprocess_item, batch, *arguments)
 
         batches = _batches(dataset.items, batch_size)
         current = next(batches, None)
@@ -225,7 +227,7 @@ def evaluate(
         try:
             while current is not None:
                 wait_start = time.perf_counter()
-                prepared = [f.result() for f in pending]
+                prepared = preprocessing.results(pending, _preprocess_item, current, *arguments, lost=lambda item: lost)
                 timings["preprocess_wait_s"] += time.perf_counter() - wait_start
                 following = next(batches, None)
                 pending = submit(following) if following else []
@@ -241,8 +243,7 @@ def evaluate(
                 current = following
         except KeyboardInterrupt:
             interrupted = True
-            for future in pending:
-                future.cancel()
+            preprocessing.cancel(pending)
     timings["total_s"] = time.perf_counter() - started
     runtime_info = {
         name: {"input": r.input_name, "shape": r.input_shape, "providers": r.providers} for name, r in runners.items()

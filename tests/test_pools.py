@@ -48,3 +48,20 @@ def test_an_adapter_registered_in_main_runs_in_threads_only(tiny_model: Path, im
     with pytest.raises(ParityError, match=r"resize 'pil:main' is registered in __main__, which a worker process cannot import"):
         api.check(tiny_model, [candidate], image_dir, cache=False, pool="processes")
     assert api.check(tiny_model, [candidate], image_dir, cache=False).candidates[0].metrics.disagreements == 0
+
+
+def test_a_worker_process_that_dies_loses_only_the_image_that_killed_it(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import fixtures.crashing_decoder  # noqa: F401  registers pil:crash-on-marker
+
+    folder = tmp_path / "images"
+    shutil.copytree(image_dir, folder)
+    victim = sorted(folder.iterdir())[5]
+    victim.write_bytes(victim.read_bytes() + b"CRASH")  # bytes after the PNG end: Pillow ignores them
+    candidate = dataclasses.replace(resolve_stack(REFERENCE_PRESET), name="crashing", decode="pil:crash-on-marker")
+    report = api.check(tiny_model, [candidate], folder, batch_size=4, cache=False, pool="processes", workers=2)
+    metrics = report.candidates[0].metrics
+    assert metrics.compared == 11 and metrics.failed_both == 1  # one call preprocesses an image for both sides
+    (failure,) = report.candidates[0].failed_both
+    assert failure.image == victim.name and "the worker process preprocessing this image died" in failure.candidate_error
