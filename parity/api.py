@@ -79,7 +79,7 @@ def calibration_tensors(dataset: Dataset, reference: Stack, recipe: Recipe, max_
     for item in dataset.items[:CALIBRATION_IMAGES]:
         try:
             value = preprocess(item.path.read_bytes(), [reference], recipe, max_image_pixels)[0]
-        except OSError:
+        except (OSError, ValueError):  # unreadable, or a NUL in the path: not a calibration image
             continue
         if isinstance(value, np.ndarray):
             tensors.append(value)

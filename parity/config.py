@@ -35,6 +35,23 @@ SCALAR_KEYS = (
     "confidence", "limit", "opset", "batch_size", "workers", "pool", "cache", "max_image_pixels", "engine", "scheduler",
 )
 TABLE_KEYS = ("candidates", "deploy", "recipe")
+_WHOLE, _TEXT, _SWITCH, _RATE = "a whole number", "a string", "true or false", "a rate such as \"1%\" or 0.01"
+SCALAR_TYPES = {
+    "model_factory": _TEXT, "trust_model": _SWITCH, "labels_from_folders": _SWITCH, "train": _TEXT, "tolerance": _RATE,
+    "max_flips": _WHOLE, "gate": _TEXT, "confidence": _RATE, "limit": _WHOLE, "opset": _WHOLE, "batch_size": _WHOLE,
+    "workers": _WHOLE, "pool": _TEXT, "cache": _SWITCH, "max_image_pixels": _WHOLE, "engine": _TEXT, "scheduler": _TEXT,
+}
+CHOICES = {"pool": ("threads", "processes"), "engine": ("local", "dask"), "gate": ("point", "upper")}
+
+
+def _scalar_fits(kind: str, value: Any) -> bool:
+    if kind == _WHOLE:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == _SWITCH:
+        return isinstance(value, bool)
+    if kind == _RATE:
+        return isinstance(value, (str, float, int)) and not isinstance(value, bool)
+    return isinstance(value, str)
 
 
 @dataclass(frozen=True)
@@ -87,7 +104,12 @@ def load(folder: Path | None = None) -> ProjectConfig | None:
             values[key] = path.parent / table[key]
     for key in SCALAR_KEYS:
         if key in table:
-            values[key] = table[key]
+            value = table[key]
+            if not _scalar_fits(SCALAR_TYPES[key], value):
+                raise ParityError(f"{path}: tool.parity.{key} must be {SCALAR_TYPES[key]}, not {value!r}")
+            if key in CHOICES and value not in CHOICES[key]:
+                raise ParityError(f"{path}: tool.parity.{key} must be one of {', '.join(CHOICES[key])}, not {value!r}")
+            values[key] = value
     return ProjectConfig(path, values, _candidates(path, table), table.get("recipe"))
 
 

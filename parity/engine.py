@@ -152,6 +152,8 @@ def _read(item: ImageItem) -> bytes | StageFailure:
         return item.path.read_bytes()
     except OSError as exc:
         return StageFailure("read", exc.strerror or _one_line(exc))
+    except ValueError:  # the only ValueError a path read raises: a NUL byte in the name
+        return StageFailure("read", "the path contains a NUL byte")
 
 
 @dataclass(frozen=True)

@@ -141,3 +141,12 @@ def test_labels_saved_with_a_byte_order_mark(tiny_model: Path, tmp_path: Path) -
     labels.write_bytes("\ufefffile, class_index\nimg000.jpg, 3\n".encode("utf-8"))
     report = api.check(tiny_model, ["pil-bilinear"], tmp_path / "imgs", labels=labels)
     assert report.data["labelled"] == 1
+
+
+def test_a_nul_byte_in_a_list_entry_fails_that_entry_alone(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "images.txt"
+    listing.write_text(f"{image_dir / 'img000.jpg'}\nbad\x00name.png\n{image_dir / 'img001.png'}\n")
+    report = api.check(tiny_model, ["opencv-bilinear"], listing, cache=False)
+    (failure,) = report.candidates[0].failed_both
+    assert failure.reference_error == "read: the path contains a NUL byte"
+    assert report.candidates[0].metrics.compared == 2

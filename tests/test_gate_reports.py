@@ -91,6 +91,20 @@ def test_pyproject_config_errors_are_one_line(tmp_path: Path, monkeypatch: pytes
     assert code == 2 and "unknown key(s) in [tool.parity]: modle" in output and len(output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ('workers = "2"', "tool.parity.workers must be a whole number, not '2'"),
+    ("batch_size = 2.5", "tool.parity.batch_size must be a whole number, not 2.5"),
+    ("cache = 1", "tool.parity.cache must be true or false, not 1"),
+    ('pool = "fibres"', "tool.parity.pool must be one of threads, processes, not 'fibres'"),
+    ("limit = true", "tool.parity.limit must be a whole number, not True"),
+])
+def test_pyproject_values_of_the_wrong_type_are_one_line(line: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pyproject.toml").write_text(f'[tool.parity]\nmodel = "m.onnx"\n{line}\n')
+    monkeypatch.chdir(tmp_path)
+    code, output = run("check")
+    assert code == 2 and "pyproject.toml: " + message in output and len(output.strip().splitlines()) == 1
+
+
 def test_json_report_matches_the_shipped_schema(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(resources.files("parity.report").joinpath("schema.json").read_text())
