@@ -9,6 +9,8 @@ installed and the model files and images at the same paths (a shared filesystem,
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +21,9 @@ from dask.distributed import Client, LocalCluster, as_completed
 from parity.data import Dataset, ImageItem
 from parity.engine import CacheBinding, EngineResult, evaluate
 from parity.environment import available_cores
+from parity.errors import ParityError
 from parity.output_cache import OutputCache
+from parity.signals import sigint_ignored
 from parity.spec import Recipe, Stack
 
 _SESSIONS: dict[tuple[str, tuple[str, ...]], Any] = {}  # per worker process: (model file, providers) -> runner
@@ -50,10 +54,17 @@ def _client(scheduler: str | None) -> Iterator[Client]:
     """A client of the cluster at ``scheduler``, or of a local cluster closed after the client, so the
     cluster does not see its workers' finished results dropped while a client still holds them."""
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except (OSError, ValueError, TypeError) as exc:  # unreachable, timed out, or not an address
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ParityError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({reason})") from None
+        with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True, dashboard_address=None)
+    with sigint_ignored():  # Ctrl-C is this process's to handle; the workers are closed after
+        cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
     with cluster, Client(cluster) as client:
         yield client
 
@@ -63,10 +74,14 @@ def evaluate_on_dask(
     recipe: Recipe, batch_size: int, shard_size: int, max_image_pixels: int, cache: CacheBinding | None,
     on_progress: Callable[[int], None] | None = None,
 ) -> EngineResult:
-    """Run every stack over ``dataset`` on the cluster, ``shard_size`` images per task."""
-    model_files = {runtime: (str(runner.model_path), tuple(runner.providers)) for runtime, runner in runners.items()}
-    shards = [dataset.items[i : i + shard_size] for i in range(0, len(dataset.items), shard_size)]
-    cache_root, cache_keys = (str(cache.cache.root), cache.keys) if cache else (None, None)
+    """Run every stack over ``dataset`` on the cluster, ``shard_size`` images per task. Paths are made
+    absolute, since workers may run in other folders. Ctrl-C cancels the shards not yet finished and
+    returns the finished ones, marked as interrupted."""
+    model_files = {runtime: (str(Path(runner.model_path).absolute()), tuple(runner.providers)) for runtime, runner in runners.items()}
+    items = [dataclasses.replace(item, path=item.path.absolute()) for item in dataset.items]
+    shards = [items[i : i + shard_size] for i in range(0, len(items), shard_size)]
+    cache_root, cache_keys = (str(cache.cache.root.absolute()), cache.keys) if cache else (None, None)
+    interrupted = False
     with _client(scheduler) as client:
         futures = [
             client.submit(_shard, shard, reference, candidates, recipe, model_files, batch_size, max_image_pixels,
@@ -75,13 +90,17 @@ def evaluate_on_dask(
         ]
         order = {future.key: index for index, future in enumerate(futures)}
         results: list[EngineResult | None] = [None] * len(futures)
-        for future in as_completed(futures):
-            results[order[future.key]] = future.result()
-            if on_progress:
-                on_progress(len(shards[order[future.key]]))
+        try:
+            for future in as_completed(futures):
+                results[order[future.key]] = future.result()
+                if on_progress:
+                    on_progress(len(shards[order[future.key]]))
+        except KeyboardInterrupt:
+            interrupted = True
+            client.cancel([f for f in futures if not f.done()])
     done = [r for r in results if r is not None]
     outcomes = [[o for r in done for o in r.outcomes[c]] for c in range(len(candidates))]
     work = {key: sum(r.work[key] for r in done) for key in done[0].work} if done else {}
     timings = {key: round(sum(r.timings[key] for r in done), 3) for key in done[0].timings} if done else {}
     runtime_info = done[0].runtime_info if done else {}
-    return EngineResult(outcomes, {f"workers_{k}": v for k, v in timings.items()}, runtime_info, work)
+    return EngineResult(outcomes, {f"workers_{k}": v for k, v in timings.items()}, runtime_info, work, interrupted)

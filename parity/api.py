@@ -256,6 +256,10 @@ def _check(
         raise ParityError(f"--engine must be local or dask, not {engine!r}")
     if engine == "dask" and save_run:
         raise ParityError("--save-run works with the local engine only")
+    if engine == "dask" and pool == "processes":
+        raise ParityError("--pool processes is for the local engine (Dask workers are processes already)")
+    if scheduler and engine != "dask":
+        raise ParityError("--scheduler is the address of a Dask scheduler: add --engine dask")
     if batch_size < 1:
         raise ParityError("--batch-size must be at least 1")
     if isinstance(max_image_pixels, bool) or not isinstance(max_image_pixels, int) or max_image_pixels < 0:

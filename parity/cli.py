@@ -47,10 +47,11 @@ def _exit_code(report: Report) -> int:
     return EXIT_PASS if report.passed else EXIT_FAIL
 
 
-def _say_if_interrupted(report: Report) -> None:
+def _say_if_interrupted(report: Report, cached: bool) -> None:
     if report.interruption:
-        err.print(f"[yellow]{escape(report.interruption)}[/yellow]; run the same command again to continue (finished images come "
-                  "from the output cache)")
+        advice = ("run the same command again to continue (finished images come from the output cache)" if cached else
+                  "with --no-cache nothing was kept, so running it again starts over")
+        err.print(f"[yellow]{escape(report.interruption)}[/yellow]; {advice}")
 
 
 def _print_error(message: str) -> None:
@@ -68,6 +69,9 @@ def _errors_to_exit_code() -> Iterator[None]:
         yield
     except ParityError as exc:
         _fail_usage(str(exc))
+    except KeyboardInterrupt:  # before any image finished (the engine handles Ctrl-C once images run)
+        _print_error("interrupted before any image finished; nothing to report")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @contextlib.contextmanager
@@ -172,7 +176,7 @@ def _run(outputs: Outputs, progress: bool, verify_export: Optional[Path] = None,
         else:
             report = api.check(on_start=on_start, on_progress=on_progress, **check_args)
     outputs.write(report)
-    _say_if_interrupted(report)
+    _say_if_interrupted(report, check_args.get("cache", True))
     return report
 
 
@@ -333,7 +337,7 @@ def explain(
         if html_path is not None:
             html_report.write(result.report, html_path, result)
             out.print(f"HTML report written to {escape(str(html_path))}")
-        _say_if_interrupted(result.report)
+        _say_if_interrupted(result.report, cache)
     if result.report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 
@@ -375,7 +379,7 @@ def sweep(
         if markdown_path is not None:
             sweep_views.write_markdown(result, markdown_path)
             out.print(f"Markdown report written to {escape(str(markdown_path))}")
-        _say_if_interrupted(result.report)
+        _say_if_interrupted(result.report, cache)
     if result.report.interrupted:
         raise typer.Exit(EXIT_INTERRUPTED)
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, TypeVar
 
 from parity import registry
 from parity.errors import ParityError
+from parity.signals import sigint_blocked
 from parity.spec import Stack
 
 POOLS = ("threads", "processes")
@@ -41,6 +42,10 @@ def adapter_modules(stacks: list[Stack], stages: tuple[str, ...]) -> list[str]:
     return list(modules)
 
 
+def _ready() -> None:
+    """A task that does nothing: run once so the worker processes exist."""
+
+
 def _start_worker(modules: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops after the batch
     for module in modules:
@@ -52,8 +57,15 @@ def _executor(kind: str, workers: int, modules: list[str]) -> Executor:
         return ThreadPoolExecutor(max_workers=workers)
     # forkserver: workers fork from a clean server, never from this process's runtime threads
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_start_worker, initargs=(modules,))
+    with sigint_blocked():
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                                       initializer=_start_worker, initargs=(modules,))
+        try:
+            for future in [executor.submit(_ready) for _ in range(workers)]:
+                future.result()
+        except BrokenProcessPool as exc:
+            raise ParityError(f"--pool processes: the worker processes could not start ({exc})") from None
+    return executor
 
 
 Result = TypeVar("Result")
@@ -105,7 +117,7 @@ class Pool:
         for future in futures:
             future.cancel()
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc: object) -> None:

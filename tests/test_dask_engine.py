@@ -47,3 +47,20 @@ def test_the_dask_engine_refuses_what_it_cannot_do(tiny_model: Path, image_dir: 
     assert result.exit_code == 2 and "--save-run works with the local engine only" in result.output
     result = CliRunner().invoke(app, ["check", str(tiny_model), "-d", "opencv-bilinear", "--data", str(image_dir), "--engine", "spark"])
     assert result.exit_code == 2 and "--engine must be local or dask" in result.output
+    for flags, message in (
+        (["--engine", "dask", "--scheduler", "not a url"], "--scheduler not a url: cannot connect to a Dask scheduler"),
+        (["--scheduler", "tcp://127.0.0.1:8786"], "--scheduler is the address of a Dask scheduler: add --engine dask"),
+        (["--engine", "dask", "--pool", "processes"], "--pool processes is for the local engine"),
+    ):
+        result = CliRunner().invoke(app, ["check", str(tiny_model), "-d", "opencv-bilinear", "--data", str(image_dir), *flags])
+        assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_workers_get_absolute_paths(tiny_model: Path, image_dir: Path, cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    shutil.copy(tiny_model, tmp_path / "m.onnx")
+    shutil.copytree(image_dir, tmp_path / "images")
+    monkeypatch.chdir(tmp_path)  # the workers run elsewhere: relative paths would not find these
+    report = api.check(Path("m.onnx"), ["opencv-bilinear"], Path("images"), cache=False, engine="dask", scheduler=cluster.scheduler_address)
+    assert report.candidates[0].metrics.compared == 12

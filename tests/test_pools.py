@@ -53,7 +53,7 @@ def test_an_adapter_registered_in_main_runs_in_threads_only(tiny_model: Path, im
 def test_a_worker_process_that_dies_loses_only_the_image_that_killed_it(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
     import shutil
 
-    import fixtures.crashing_decoder  # noqa: F401  registers pil:crash-on-marker
+    import fixtures.misbehaving_decoders  # noqa: F401  registers pil:crash-on-marker
 
     folder = tmp_path / "images"
     shutil.copytree(image_dir, folder)
@@ -65,3 +65,50 @@ def test_a_worker_process_that_dies_loses_only_the_image_that_killed_it(tiny_mod
     assert metrics.compared == 11 and metrics.failed_both == 1  # one call preprocesses an image for both sides
     (failure,) = report.candidates[0].failed_both
     assert failure.image == victim.name and "the worker process preprocessing this image died" in failure.candidate_error
+
+
+SLOW_RUN = """
+import sys
+import fixtures.misbehaving_decoders  # registers pil:slow, importable by the worker processes
+from parity.cli import main
+sys.argv = ["parity", *sys.argv[1:]]
+main()
+"""
+
+
+def test_ctrl_c_to_the_process_group_reaches_only_parity(tiny_model: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from fixtures.images import write_images
+
+    write_images(tmp_path / "images", count=100, seed=3)
+    (tmp_path / "slow.toml").write_text('name = "slow-decode"\n\n[stages]\ndecode = "pil:slow"\n')
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_RUN, "check", str(tiny_model), "-d", str(tmp_path / "slow.toml"), "--data", str(tmp_path / "images"),
+         "--pool", "processes", "--workers", "2", "--batch-size", "4", "--no-progress", "--json", str(tmp_path / "r.json")],
+        cwd=root, env={**os.environ, "PARITY_CACHE_DIR": str(tmp_path / "cache")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "cache").glob("outputs/*/*.row"))) < 8 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)  # until a few batches have finished
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: the whole process group
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["incomplete"] is True and report["candidates"][0]["metrics"]["images"] < 100
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the workers and the forkserver are gone with parity
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("processes of the run's group outlived it")
