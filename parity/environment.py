@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import os
 import platform
 from pathlib import Path
@@ -24,19 +25,61 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cgroup_cpu_quota(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU quota (in CPUs) of this process's cgroup, v2 (``cpu.max``) or v1 (``cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us``), the smallest along the path up to the root; None where there is none."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return None
+    quotas = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":  # v2: one unified hierarchy
+            folders, read = [root, root / "unified"], _read_cpu_max
+        elif "cpu" in controllers.split(","):
+            folders, read = [root / controllers, root / "cpu", root / "cpu,cpuacct"], _read_cfs_quota
+        else:
+            continue
+        for folder in folders:
+            here = folder / path.lstrip("/")
+            while True:
+                quota = read(here)
+                if quota is not None:
+                    quotas.append(quota)
+                if here == folder or folder not in here.parents:
+                    break
+                here = here.parent
+    return min(quotas) if quotas else None
+
+
+def _read_cpu_max(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_cfs_quota(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 or period <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
 def available_cores() -> int:
-    """The CPU cores this process may use: its affinity mask, capped by a cgroup v2 CPU quota
-    (a container limited to 2 CPUs on a 64-core host gets 2), at least 1."""
+    """The CPU cores this process may use: its affinity mask, capped by its cgroup's CPU quota rounded up
+    (a container limited to 2 CPUs on a 64-core host gets 2; one limited to 1.5 gets 2), at least 1."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, int(int(quota) // int(period))))
-    except (OSError, ValueError):
-        pass
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
     return max(1, cores)
 
 
