@@ -375,14 +375,14 @@ def _cache_binding(
     opened: OpenedModel, runners: dict[str, Any], stacks: list[Stack], recipe: Recipe, max_image_pixels: int,
 ) -> CacheBinding:
     """The output cache and each stack's key: the model's identity, the exact model files (with their
-    external data; or the code, for torch) its runtime runs, the pixel limit, the stages, the recipe and
+    external data; or the code, for torch) its runtime runs (by content, not path), the pixel limit, the stages, the recipe and
     the versions of the libraries that stack uses (so its outputs serve any check it appears in)."""
     model_keys = {}
     for name, runner in runners.items():
         model_file = getattr(runner, "model_path", None)
         files = [model_file, *getattr(runner, "external_files", [])] if model_file else []
         ran = {"files_sha256": [models.file_sha256(f) for f in files if f.is_file()]} if files else {"code": models.code_fingerprint(opened)}
-        model_keys[name] = {"model": opened.identity, "runtime": name, "max_image_pixels": max_image_pixels, **ran}
+        model_keys[name] = {"model": {k: v for k, v in opened.identity.items() if k != "path"}, "runtime": name, "max_image_pixels": max_image_pixels, **ran}
     versions: dict[frozenset[str], dict[str, str]] = {}
     keys = []
     for stack in stacks:

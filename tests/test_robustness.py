@@ -47,6 +47,17 @@ def test_the_reference_outputs_serve_checks_of_other_libraries(tiny_model: Path,
     assert later.work == {"inferences": 12, "identical_inputs_reused": 0, "outputs_from_cache": 12}
 
 
+def test_the_same_model_by_another_path_is_served_from_the_cache(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copy(tiny_model, tmp_path / "copy.onnx")
+    api.check(tiny_model, ["opencv-bilinear"], image_dir)
+    monkeypatch.chdir(tmp_path)
+    again = api.check(Path("copy.onnx"), ["opencv-bilinear"], image_dir)
+    assert again.work["outputs_from_cache"] == 24 and again.model["path"] == "copy.onnx"
+
+
 def test_an_unwritable_cache_only_loses_the_caching(tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
