@@ -9,9 +9,9 @@ import numpy as np
 
 from parity.registry import register
 
-# Per-image codec warnings ("Corrupt JPEG data", TIFF sample formats) would otherwise reach stderr
-# unattributed; failures are reported per image instead.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+# Per-image codec warnings and errors ("Corrupt JPEG data", a PNG's "readHeader" failure) would otherwise
+# reach stderr unattributed; failures are reported per image, naming the file, instead.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 # short name -> (flag, flag's name, what it does that matters for parity)
 INTERPOLATIONS: dict[str, tuple[int, str, str]] = {
