@@ -64,7 +64,7 @@ def _client(scheduler: str | None) -> Iterator[Client]:
         return
     with sigint_ignored():  # Ctrl-C is this process's to handle; the workers are closed after
         cluster = LocalCluster(n_workers=available_cores(), threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.CRITICAL)  # workers' heartbeat errors as the cluster closes
     with cluster, Client(cluster) as client:
         yield client
 

@@ -32,8 +32,12 @@ def main() -> None:
     if not args.data.is_dir():
         parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
     model = args.model or demo_model()
-    os.environ["PARITY_CACHE_DIR"] = tempfile.mkdtemp(prefix="parity-bench-cache-")
+    with tempfile.TemporaryDirectory(prefix="parity-bench-cache-") as scratch:
+        os.environ["PARITY_CACHE_DIR"] = scratch  # an empty cache, deleted at the end
+        _runs(model, args)
 
+
+def _runs(model: Path, args: argparse.Namespace) -> None:
     runs = {
         "first run (empty cache)": ["opencv-bilinear"],
         "same command again": ["opencv-bilinear"],

@@ -41,7 +41,7 @@ def main() -> None:
     sweep.sweep(model, args.data, limit=2, cache=False)  # build the transforms outside the timings
     names = [name for members in sweep.available_presets()[0].values() for name in members]
     print(f"cores: {available_cores()}")
-    for label, candidates, limit in (("check", ["opencv-bilinear"], args.limit), (f"sweep-like check of {len(names)}", names, args.sweep_limit)):
+    for label, candidates, limit in (("check of opencv-bilinear", ["opencv-bilinear"], args.limit), (f"{len(names)} candidates on {args.sweep_limit} images", names, args.sweep_limit)):
         results = {pool: _timed(model, candidates, args.data, limit, pool) for pool in ("threads", "processes")}
         assert results["threads"][1] == results["processes"][1], f"{label}: threads and processes disagree"
         print(f"{label}: threads {results['threads'][0]:6.1f} s, processes {results['processes'][0]:6.1f} s, "

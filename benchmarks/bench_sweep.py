@@ -30,9 +30,9 @@ from parity.demo import demo_model
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 
 
-def _enlarged(folder: Path, scale: float, limit: int | None) -> Path:
-    """The first ``limit`` photos of ``folder`` re-encoded ``scale`` times larger in a temporary folder."""
-    target = Path(tempfile.mkdtemp(prefix="parity-bench-photos-"))
+def _enlarged(folder: Path, scale: float, limit: int | None, target: Path) -> Path:
+    """The first ``limit`` photos of ``folder`` re-encoded ``scale`` times larger in ``target``."""
+    target.mkdir()
     photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
     for photo in photos:
         with Image.open(photo) as image:
@@ -51,9 +51,14 @@ def main() -> None:
     if not args.data.is_dir():
         parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
     model = args.model or demo_model()
-    os.environ.setdefault("PARITY_CACHE_DIR", tempfile.mkdtemp(prefix="parity-bench-"))
-    if args.photo_scale:
-        args.data = _enlarged(args.data, args.photo_scale, args.limit)
+    with tempfile.TemporaryDirectory(prefix="parity-bench-") as scratch:
+        os.environ.setdefault("PARITY_CACHE_DIR", str(Path(scratch) / "cache"))  # converted models, deleted at the end
+        if args.photo_scale:
+            args.data = _enlarged(args.data, args.photo_scale, args.limit, Path(scratch) / "photos")
+        _compare(model, args)
+
+
+def _compare(model: Path, args: argparse.Namespace) -> None:
     precision = [name for name in sweep.available_presets()[0].get("precision", ())]
     api.check(model, precision, args.data, limit=args.limit, cache=False)  # build the converted models for both sides
 
