@@ -134,3 +134,17 @@ def test_plan_says_how_many_images_certify_a_rate() -> None:
     assert code == 0 and output.startswith("598 images: with 0 flip(s)")
     code, output = run("plan", "--tolerance", "1%", "--flips", "2")
     assert code == 0 and output.startswith("628 images")
+
+
+def test_console_and_markdown_say_which_inferences_were_skipped(tiny_model: Path, image_dir: Path, tmp_path: Path) -> None:
+    # opencv-decode's model inputs equal the reference's on these 12 PNGs: 12 inferences run, 12 skipped.
+    out = tmp_path / "r.md"
+    code, output = run("check", tiny_model, "-d", "opencv-decode", "--data", image_dir, "--no-cache", "--markdown", out)
+    skipped = "12 inferences run; 12 skipped because the model input was bit-identical to one already run on the same runtime"
+    assert code == 0 and f"inference: {skipped}" in " ".join(output.split())
+    assert f"Inference: {skipped}." in out.read_text()
+    run("check", tiny_model, "-d", "opencv-bilinear", "--data", image_dir)  # fills the output cache
+    code, output = run("check", tiny_model, "-d", "opencv-bilinear", "--data", image_dir)
+    assert code in (0, 1) and "inference: 0 inferences run; 24 outputs taken from the output cache" in " ".join(output.split())
+    _, output = run("check", tiny_model, "-d", "opencv-bilinear", "--data", image_dir, "--no-cache")
+    assert "inference:" not in output  # every output computed: nothing to say

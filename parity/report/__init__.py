@@ -62,6 +62,19 @@ class Report:
         return f"INCOMPLETE: interrupted after {finished} of {self.data['images']} images; the figures cover those only"
 
     @property
+    def work_summary(self) -> str | None:
+        """The inferences the run did and the ones it skipped, in words; ``None`` when it skipped none."""
+        reused, cached = self.work.get("identical_inputs_reused", 0), self.work.get("outputs_from_cache", 0)
+        if not (reused or cached):
+            return None
+        parts = [f"{self.work.get('inferences', 0)} inferences run"]
+        if reused:
+            parts.append(f"{reused} skipped because the model input was bit-identical to one already run on the same runtime")
+        if cached:
+            parts.append(f"{cached} outputs taken from the output cache")
+        return "; ".join(parts)
+
+    @property
     def passed(self) -> bool:
         return not self.interrupted and all(c.verdict.passed for c in self.candidates)
 

@@ -46,9 +46,8 @@ def render(report: Report, console: Console, show_flips: int = 10) -> None:
     _render_summary(report, console)
     for candidate in report.candidates:
         _render_disagreements(candidate, report, console, show_flips)
-    if report.work.get("outputs_from_cache"):
-        console.print(f"[dim]inference: {report.work['inferences']} image-stack outputs computed, "
-                      f"{report.work['outputs_from_cache']} reused from the output cache[/dim]")
+    if report.work_summary:
+        console.print(f"[dim]inference: {escape(report.work_summary)}[/dim]")
     verdict = "[bold green]PASSED[/bold green]" if report.passed else "[bold red]FAILED[/bold red]"
     if report.interrupted:
         verdict = "[bold yellow]INCOMPLETE[/bold yellow] (interrupted)"

@@ -34,6 +34,7 @@ def dumps(report: Report, show_flips: int = 10) -> str:
         f"{report.data['images']} images ({report.data['labelled']} labelled), reference stack `{report.reference.get('name', '')}`.",
         "",
         *([f"**{report.interruption}.**", ""] if report.interruption else []),
+        *([f"Inference: {report.work_summary}.", ""] if report.work_summary else []),
         "| candidate | flips | flip rate [CI] | exact upper bound | top-5 agr. | Δacc | right→wrong / wrong→right (McNemar p) | tolerance | verdict |",
         "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
