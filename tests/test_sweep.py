@@ -46,3 +46,8 @@ def test_sweep_cli_writes_json_and_markdown(tiny_model: Path, image_dir: Path, t
     report = json.loads((tmp_path / "s.json").read_text())
     assert [f["family"] for f in report["sweep"]["families"]][-1] == "combined"
     assert (tmp_path / "s.md").read_text().startswith("## parity sweep")
+    work = report["work"]
+    summary = (f"{work['inferences']} inferences run; {work['identical_inputs_reused']} skipped because the model input was "
+               f"bit-identical to one already run on the same runtime; {work['outputs_from_cache']} outputs taken from the output cache")
+    assert work["identical_inputs_reused"] > 0 and work["outputs_from_cache"] == 12  # decoders that match Pillow; the combination's reference
+    assert f"inference: {summary}" in " ".join(result.output.split()) and f"Inference: {summary}." in (tmp_path / "s.md").read_text()

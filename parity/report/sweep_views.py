@@ -43,6 +43,8 @@ def render(result: SweepResult, console: Console) -> None:
     console.print(ranked)
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped[/yellow] {escape(name)}: {escape(reason)}")
+    if report.work_summary:
+        console.print(f"[dim]inference: {escape(report.work_summary)}[/dim]")
 
 
 def markdown(result: SweepResult) -> str:
@@ -57,6 +59,8 @@ def markdown(result: SweepResult) -> str:
         lines.append(f"| `{c.stack['name']}` | {result.family_of(c.stack['name'])} | {m.disagreements}/{m.images} | {_pct(m.flip_rate)} | {_pt(m.delta_accuracy)} |")
     if result.skipped:
         lines += ["", "Skipped: " + "; ".join(f"`{n}` ({r})" for n, r in result.skipped.items())]
+    if result.report.work_summary:
+        lines += ["", f"Inference: {result.report.work_summary}."]
     return "\n".join(lines) + "\n"
 
 
