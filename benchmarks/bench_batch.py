@@ -9,28 +9,19 @@ times), prints the median time of each relative to the fastest, and checks every
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
+
+from _common import arguments, parse
 
 import parity
-from parity.demo import demo_model
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser = arguments(__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
     parser.add_argument("--repeats", type=int, default=2)
-    args = parser.parse_args()
-    if not args.data.is_dir():
-        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
-    model = args.model or demo_model()
+    args, model = parse(parser)
     times: dict[int, list[float]] = {size: [] for size in args.sizes}
     flips: dict[int, set[str]] = {}
     for _ in range(args.repeats):

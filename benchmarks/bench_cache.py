@@ -17,21 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import parity
-from parity.demo import demo_model
+from _common import arguments, parse
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
+import parity
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
-    args = parser.parse_args()
-    if not args.data.is_dir():
-        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
-    model = args.model or demo_model()
+    parser = arguments(__doc__)
+    args, model = parse(parser)
     with tempfile.TemporaryDirectory(prefix="parity-bench-cache-") as scratch:
         os.environ["PARITY_CACHE_DIR"] = scratch  # an empty cache, deleted at the end
         _runs(model, args)

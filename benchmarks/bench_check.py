@@ -14,7 +14,6 @@ all paths found the same flips.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import statistics
@@ -25,13 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnxruntime as ort
+from _common import arguments, parse
 from PIL import Image
 
 import parity
-from parity.demo import demo_model
 from parity.spec import Recipe, resolve_recipe
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 
 
 def naive_loop(model: Path, paths: list[Path], recipe: Recipe) -> set[str]:
@@ -107,14 +104,9 @@ def optimised_loop(model: Path, paths: list[Path], recipe: Recipe, candidate_res
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser = arguments(__doc__, limit=None)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two paths this many times; report medians")
-    args = parser.parse_args()
-    if not args.data.is_dir():
-        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
-    model = args.model or demo_model()
+    args, model = parse(parser)
     paths = sorted(p for p in args.data.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     recipe = resolve_recipe(model_recipe=parity.api.registry.get("runtime", "onnxruntime").function(model).recipe_metadata()).recipe
 

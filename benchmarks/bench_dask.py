@@ -11,15 +11,13 @@ Prints both times, the ratio, and whether the two JSON reports are equal apart f
 
 from __future__ import annotations
 
-import argparse
 import time
-from pathlib import Path
+
+from _common import arguments, parse
 
 import parity
-from parity.demo import demo_model
 from parity.environment import available_cores
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 CANDIDATES = ["opencv-bilinear", "fp16"]
 
 
@@ -28,14 +26,8 @@ def _comparable(report: parity.Report) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
-    args = parser.parse_args()
-    if not args.data.is_dir():
-        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
-    model = args.model or demo_model()
+    parser = arguments(__doc__)
+    args, model = parse(parser)
     parity.check(model, CANDIDATES, args.data, limit=2, cache=False)  # build the fp16 transform outside the timings
 
     seconds, reports = {}, {}

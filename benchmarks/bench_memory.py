@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
+from _common import DEFAULT_DATA
 
 
 def _folder(photos: list[Path], count: int, root: Path) -> Path:

@@ -10,16 +10,14 @@ image). The output cache is off. Prints each time and processes / threads, and c
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
+from _common import arguments, parse
+
 import parity
 from parity import sweep
-from parity.demo import demo_model
 from parity.environment import available_cores
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 
 
 def _timed(model: Path, candidates: list[str], data: Path, limit: int | None, pool: str) -> tuple[float, dict]:
@@ -29,15 +27,9 @@ def _timed(model: Path, candidates: list[str], data: Path, limit: int | None, po
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=None, help="the check's images: only the first N")
+    parser = arguments(__doc__, limit="the check's images: only the first N")
     parser.add_argument("--sweep-limit", type=int, default=50, help="the sweep's images")
-    args = parser.parse_args()
-    if not args.data.is_dir():
-        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
-    model = args.model or demo_model()
+    args, model = parse(parser)
     sweep.sweep(model, args.data, limit=2, cache=False)  # build the transforms outside the timings
     names = [name for members in sweep.available_presets()[0].values() for name in members]
     print(f"cores: {available_cores()}")

@@ -29,12 +29,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _common import arguments, parse
 from PIL import Image
 
 from parity import api, sweep
-from parity.demo import demo_model
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-sample-500"
 
 
 def _enlarged(folder: Path, scale: float, limit: int | None, target: Path) -> Path:
@@ -49,16 +47,10 @@ def _enlarged(folder: Path, scale: float, limit: int | None, target: Path) -> Pa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="ONNX model with a parity recipe in its metadata [default: the demo model]")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser = arguments(__doc__)
     parser.add_argument("--photo-scale", type=float, default=None, help="re-encode the photos this many times larger first")
     parser.add_argument("--as-commands", action="store_true", help="time `parity sweep` and `parity check` processes")
-    args = parser.parse_args()
-    if not args.data.is_dir():
-        parser.error(f"{args.data}: no such folder; pass --data DIR with JPEG or PNG photos")
-    model = args.model or demo_model()
+    args, model = parse(parser)
     with tempfile.TemporaryDirectory(prefix="parity-bench-") as scratch:
         os.environ.setdefault("PARITY_CACHE_DIR", str(Path(scratch) / "cache"))  # converted models, deleted at the end
         if args.photo_scale:
