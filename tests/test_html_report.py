@@ -59,3 +59,12 @@ def test_check_writes_html_too(tmp_path: Path, image_dir: Path, tiny_model: Path
     result = CliRunner().invoke(app, ["check", str(tiny_model), "-d", "bgr-swap", "--data", str(image_dir), "--html", str(out), "--no-progress"])
     assert result.exit_code in (0, 1), result.output
     assert "HTML report written to" in result.output and 'id="gallery"' in out.read_text()
+
+
+def test_the_html_says_which_inferences_were_skipped(tmp_path: Path, image_dir: Path, tiny_model: Path) -> None:
+    out = tmp_path / "check.html"
+    result = CliRunner().invoke(app, ["check", str(tiny_model), "-d", "opencv-decode", "--data", str(image_dir), "--html", str(out),
+                                      "--no-cache", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert ("<p>Inference: 12 inferences run; 12 skipped because the model input was bit-identical to one already run on "
+            "the same runtime.</p>") in out.read_text()

@@ -113,6 +113,8 @@ def dumps(report: Report, explanation: Explanation | None = None, gallery: int =
     parts = [f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>parity report</title><style>{STYLE}</style></head><body>",
              f"<h1>parity: {verdict}</h1><p>model {escape(str(report.model.get('path', '')))}, data {escape(report.data['source'])}: "
              f"{report.data['images']} images; reference {escape(report.reference['name'])}</p>", _summary(report)]
+    if report.work_summary:
+        parts.append(f"<p>Inference: {escape(report.work_summary)}.</p>")
     if explanation is not None:
         parts.append(_attribution(explanation))
     parts.append('<h2>Flipped images</h2><p>Per image: the reference and candidate model inputs, their difference (brighter is '
