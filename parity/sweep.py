@@ -126,8 +126,17 @@ def sweep(model: Any, data: Any, on_progress: Callable[[int], None] | None = Non
     combined = "+".join(worst) if len(worst) > 1 and not report.interrupted else None
     if combined:
         resolve_stack(combined)
-        extra = api.check(model, [combined], data, **options)
-        report.candidates.extend(extra.candidates)
-        report.work = {key: count + extra.work.get(key, 0) for key, count in report.work.items()}
-        summaries.append(_summarise("combined", extra.candidates))
+        try:
+            extra: Report | None = api.check(model, [combined], data, **options)
+        except KeyboardInterrupt:  # before the combination's first image finished
+            extra = None
+        if extra is not None:
+            report.work = {key: count + extra.work.get(key, 0) for key, count in report.work.items()}
+        if extra is None or extra.interrupted:  # every single preset finished; the combination is left out
+            report.interrupted = True
+            skipped[combined] = "the worst combination: interrupted (Ctrl-C) before it finished"
+            combined = None
+        else:
+            report.candidates.extend(extra.candidates)
+            summaries.append(_summarise("combined", extra.candidates))
     return SweepResult(report, summaries, combined, skipped)

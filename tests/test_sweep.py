@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -51,3 +52,42 @@ def test_sweep_cli_writes_json_and_markdown(tiny_model: Path, image_dir: Path, t
                f"bit-identical to one already run on the same runtime; {work['outputs_from_cache']} outputs taken from the output cache")
     assert work["identical_inputs_reused"] > 0 and work["outputs_from_cache"] == 12  # decoders that match Pillow; the combination's reference
     assert f"inference: {summary}" in " ".join(result.output.split()) and f"Inference: {summary}." in (tmp_path / "s.md").read_text()
+
+
+def _interrupt_the_combination(monkeypatch: pytest.MonkeyPatch, during: str) -> None:
+    """Ctrl-C in the sweep's second run (the worst combination): while it sets up, or after its first batch."""
+    from parity import engine
+
+    real_check, real_record, calls = api.check, engine._record, []
+
+    def record(*args, **kwargs):
+        real_record(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    def check(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            if during == "setup":
+                raise KeyboardInterrupt
+            monkeypatch.setattr(engine, "_record", record)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(sweep.api, "check", check)
+
+
+@pytest.mark.parametrize("during", ["setup", "engine"])
+def test_ctrl_c_in_the_combination_keeps_every_single_preset(
+    during: str, tiny_model: Path, image_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARITY_CACHE_DIR", str(tmp_path / "cache"))
+    complete = sweep.sweep(tiny_model, image_dir, cache=False)
+    _interrupt_the_combination(monkeypatch, during)
+    result = CliRunner().invoke(app, ["sweep", str(tiny_model), "--data", str(image_dir), "--no-cache", "--no-progress",
+                                      "--json", str(tmp_path / "s.json")])
+    assert result.exit_code == 130, result.output
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["incomplete"] is True and report["sweep"]["combined"] is None
+    assert report["sweep"]["skipped"][complete.combined] == "the worst combination: interrupted (Ctrl-C) before it finished"
+    singles = {c.stack["name"]: dataclasses.asdict(c.metrics) for c in complete.report.candidates if c.stack["name"] != complete.combined}
+    assert {c["stack"]["name"]: c["metrics"] for c in report["candidates"]} == singles
+    assert "INCOMPLETE: interrupted before the run ended; the candidates shown cover all 12 images" in " ".join(result.output.split())

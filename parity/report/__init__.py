@@ -59,6 +59,8 @@ class Report:
         if not self.interrupted:
             return None
         finished = self.candidates[0].metrics.images + self.candidates[0].metrics.failed_both if self.candidates else 0
+        if self.candidates and finished == self.data["images"]:
+            return f"INCOMPLETE: interrupted before the run ended; the candidates shown cover all {finished} images"
         return f"INCOMPLETE: interrupted after {finished} of {self.data['images']} images; the figures cover those only"
 
     @property
