@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from _common import arguments, parse
+from _common import arguments, build_converted_models, parse
 
 import parity
 from parity import sweep
@@ -30,13 +30,14 @@ def main() -> None:
     parser = arguments(__doc__, limit="the check's images: only the first N")
     parser.add_argument("--sweep-limit", type=int, default=50, help="the sweep's images")
     args, model = parse(parser)
-    sweep.sweep(model, args.data, limit=2, cache=False)  # build the transforms outside the timings
+    build_converted_models(model, args.data, args.sweep_limit)
     names = [name for members in sweep.available_presets()[0].values() for name in members]
     print(f"cores: {available_cores()}")
-    for label, candidates, limit in (("check of opencv-bilinear", ["opencv-bilinear"], args.limit), (f"{len(names)} candidates on {args.sweep_limit} images", names, args.sweep_limit)):
+    for label, candidates, limit in (("check of opencv-bilinear", ["opencv-bilinear"], args.limit), ("sweep", names, args.sweep_limit)):
         results = {pool: _timed(model, candidates, args.data, limit, pool) for pool in ("threads", "processes")}
         assert results["threads"][1] == results["processes"][1], f"{label}: threads and processes disagree"
-        print(f"{label}: threads {results['threads'][0]:6.1f} s, processes {results['processes'][0]:6.1f} s, "
+        ran = len(results["threads"][1])  # presets with nothing to change in this model are skipped
+        print(f"{label} ({ran} candidate(s), {limit or 'all'} images): threads {results['threads'][0]:6.1f} s, processes {results['processes'][0]:6.1f} s, "
               f"processes / threads {results['processes'][0] / results['threads'][0]:.2f}")
 
 

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import arguments, parse
+from _common import arguments, build_converted_models, parse
 from PIL import Image
 
 from parity import api, sweep
@@ -65,11 +65,6 @@ class Side:
     wall: float
     cpu: float
     inferences: int
-
-
-def _build_converted_models(model: Path, args: argparse.Namespace) -> None:
-    precision = [name for name in sweep.available_presets()[0].get("precision", ())]
-    api.check(model, precision, args.data, limit=args.limit, cache=False)  # cached for both sides
 
 
 def _in_process(model: Path, args: argparse.Namespace) -> tuple[int, int, bool, Side, Side]:
@@ -112,7 +107,7 @@ def _as_commands(model: Path, args: argparse.Namespace) -> tuple[int, int, bool,
 
 
 def _compare(model: Path, args: argparse.Namespace) -> None:
-    _build_converted_models(model, args)
+    build_converted_models(model, args.data, args.limit)
     images, candidates, same, swept, apart = (_as_commands if args.as_commands else _in_process)(model, args)
     how = "as commands" if args.as_commands else "in one process"
     print(f"images: {images}{f' (x{args.photo_scale} larger)' if args.photo_scale else ''}  candidates: {candidates}  "
