@@ -81,15 +81,15 @@ def _in_process(model: Path, args: argparse.Namespace) -> tuple[int, int, bool, 
     return result.report.data["images"], len(names), same, swept, apart
 
 
-def _timed_command(arguments: list[str]) -> tuple[Side, dict]:
-    """Run ``parity ARGUMENTS --json FILE --no-cache --no-progress``: its times (the child's CPU) and its report."""
+def _timed_command(command: list[str]) -> tuple[Side, dict]:
+    """Run ``parity COMMAND --json FILE --no-cache --no-progress``: its times (the child's CPU) and its report."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         before, start = os.times(), time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "parity", *arguments, "--json", out.name, "--no-cache", "--no-progress"],
+        done = subprocess.run([sys.executable, "-m", "parity", *command, "--json", out.name, "--no-cache", "--no-progress"],
                               check=False, capture_output=True, text=True)
         wall, after = time.perf_counter() - start, os.times()
         if done.returncode not in (0, 1):
-            raise SystemExit(f"parity {' '.join(arguments)} exited {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
+            raise SystemExit(f"parity {' '.join(command)} exited {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
         report = json.loads(Path(out.name).read_text())
     cpu = after.children_user - before.children_user + after.children_system - before.children_system
     return Side(wall, cpu, report["work"]["inferences"]), report
